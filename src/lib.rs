@@ -1,1 +1,68 @@
-//! placeholder
+//! Write serverless code once; move it between clouds for the price of a cargo feature and an
+//! environment variable.
+//!
+//! cloudport gives handlers one blob-store trait and one queue trait, with the same semantics,
+//! errors, limits reporting and tracing on every provider. The provider is chosen at run time
+//! from a URL, so the code that uses a store never names a vendor:
+//!
+//! ```
+//! use cloudport::{BlobKey, BlobStoreExt, Message, QueueExt};
+//! use std::time::Duration;
+//!
+//! # tokio_test_block_on(async {
+//! // In production these URLs come from CLOUDPORT_BLOB_URL / CLOUDPORT_QUEUE_URL
+//! // (`cloudport::blob::from_env()`); any provider's URL works the same way.
+//! let store = cloudport::blob::open("memory://docs-example")?;
+//! let queue = cloudport::queue::open("memory://docs-example-jobs")?;
+//!
+//! let key = BlobKey::new("uploads/hello.txt")?;
+//! store.put(&key, "hello, world").await?;
+//! queue.send(Message::new(key.as_str().to_owned()).with_attribute("kind", "thumbnail")).await?;
+//!
+//! let job = queue.receive_batch(1, Duration::from_secs(1)).await?.remove(0);
+//! let wanted = BlobKey::new(std::str::from_utf8(&job.body).unwrap())?;
+//! assert_eq!(store.get_bytes(&wanted).await?, "hello, world");
+//! queue.ack(&job.receipt).await?;
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! # }).unwrap();
+//! # fn tokio_test_block_on<F: std::future::Future>(f: F) -> F::Output {
+//! #     tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(f)
+//! # }
+//! ```
+//!
+//! # Providers and URLs
+//!
+//! | feature | blob store URL | queue URL |
+//! |---|---|---|
+//! | `local` (default) | `file:///abs/path[?fsync=false]`, `memory://name` | `memory://name`, `sqlite:///abs/path.db[?queue=name]` |
+//! | `aws` (planned) | `s3://bucket/prefix` | `sqs://...` |
+//! | `azure` (planned) | `az://account/container/prefix` | `azqueue://account/queue` |
+//! | `gcp` (planned) | `gs://bucket/prefix` | `pubsub://project/topic?subscription=name` |
+//!
+//! Queue URLs also take `dead_letter=<queue>&max_deliveries=<n>`. An unknown scheme, a scheme
+//! whose feature is off, or an unknown option is an [`ErrorKind::Config`] error that says what
+//! to change.
+//!
+//! # Semantics worth knowing
+//! - Queues deliver **at least once**: a message whose lease expires, that is nacked, or whose
+//!   consumer dies is delivered again, with a higher [`Delivery::delivery_count`].
+//! - Writes are all-or-nothing: an aborted or crashed upload leaves no object behind.
+//! - Every operation runs in a `tracing` span (target `cloudport`) with `provider`, `operation`,
+//!   `key`/`queue`, `bytes` and `outcome` fields.
+#![cfg_attr(docsrs, feature(doc_cfg))]
+
+pub use cloudport_core::{
+    Attributes, BlobCapabilities, BlobKey, BlobStore, BlobStoreExt, BlobWriter, BoxError, ByteRange, ByteStream,
+    CopyMode, CopyOptions, DeadLetterPolicy, Delivery, ETag, Error, ErrorKind, GetOptions, GetResult, ListEntry,
+    ListOptions, Message, MessageId, Metadata, ObjectMeta, ObjectSummary, PresignMethod, PresignedUrl, PutMode,
+    PutOptions, PutResult, Queue, QueueCapabilities, QueueExt, Receipt, ReceiveOptions, Result, telemetry, time,
+};
+
+/// The embedded provider: filesystem and in-memory blob stores, in-memory and SQLite queues.
+#[cfg(feature = "local")]
+#[cfg_attr(docsrs, doc(cfg(feature = "local")))]
+pub use cloudport_local as local;
+
+pub mod blob;
+pub mod queue;
+mod scheme;

@@ -1,0 +1,90 @@
+//! The steps of `cargo xtask test`, in order.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Instant;
+
+use crate::report;
+
+pub(crate) type Result<T = ()> = std::result::Result<T, String>;
+
+/// The workspace root (the xtask crate lives one level below it).
+pub(crate) fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("xtask sits inside the workspace").to_path_buf()
+}
+
+/// The cargo target directory in use (honours `CARGO_TARGET_DIR`).
+pub(crate) fn target_dir() -> PathBuf {
+    match std::env::var_os("CARGO_TARGET_DIR") {
+        Some(dir) => PathBuf::from(dir),
+        None => workspace_root().join("target"),
+    }
+}
+
+fn cargo() -> Command {
+    let mut cmd = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()));
+    cmd.current_dir(workspace_root());
+    cmd
+}
+
+fn run(step: &str, mut cmd: Command) -> Result {
+    let started = Instant::now();
+    println!("\n==> {step}");
+    let status = cmd.status().map_err(|e| format!("{step}: could not start {cmd:?}: {e}"))?;
+    println!("<== {step}: {} in {:.0?}", if status.success() { "ok" } else { "FAILED" }, started.elapsed());
+    if status.success() { Ok(()) } else { Err(format!("{step} failed ({status})")) }
+}
+
+/// `cargo xtask test`.
+pub(crate) fn test_all() -> Result {
+    let started = Instant::now();
+    let conformance_dir = target_dir().join("conformance");
+    // Reports are appended by every test; start from nothing so stale results cannot pass.
+    if conformance_dir.exists() {
+        std::fs::remove_dir_all(&conformance_dir).map_err(|e| format!("cannot clear {conformance_dir:?}: {e}"))?;
+    }
+
+    // No emulator is needed by the local provider; provider issues add theirs here, started
+    // before the tests and stopped after them even when the tests fail.
+    let outcome = run_tests(&conformance_dir);
+
+    outcome?;
+    report::check(&conformance_dir)?;
+    println!("\nall steps passed in {:.0?}", started.elapsed());
+    Ok(())
+}
+
+fn run_tests(conformance_dir: &Path) -> Result {
+    let mut fmt = cargo();
+    fmt.args(["fmt", "--all", "--", "--check"]);
+    run("formatting (cargo fmt --check)", fmt)?;
+
+    let mut clippy = cargo();
+    clippy.args(["clippy", "--workspace", "--all-targets", "--exclude", "cloudport-benches", "--", "-D", "warnings"]);
+    run("lints (cargo clippy -D warnings)", clippy)?;
+
+    let mut tests = cargo();
+    tests
+        .args(["test", "--workspace", "--exclude", "cloudport-benches", "--no-fail-fast"])
+        .env("CLOUDPORT_REQUIRE_EMULATORS", "1")
+        .env_remove("CLOUDPORT_BLOB_URL")
+        .env_remove("CLOUDPORT_QUEUE_URL")
+        .env("CLOUDPORT_CONFORMANCE_DIR", conformance_dir);
+    run("every test in the workspace, doc tests included (cargo test --workspace)", tests)?;
+
+    let mut no_default = cargo();
+    no_default
+        .args(["test", "-p", "cloudport", "--no-default-features", "--lib", "--test", "features"])
+        .env_remove("CLOUDPORT_BLOB_URL")
+        .env_remove("CLOUDPORT_QUEUE_URL");
+    run("facade without providers (cargo test -p cloudport --no-default-features)", no_default)?;
+
+    let mut benches = cargo();
+    benches.args(["check", "-p", "cloudport-benches", "--benches"]);
+    run("benchmarks compile (cargo check --benches)", benches)?;
+
+    let mut example = cargo();
+    example.args(["run", "--example", "quickstart"]).env_remove("CLOUDPORT_BLOB_URL").env_remove("CLOUDPORT_QUEUE_URL");
+    run("the README's run command (cargo run --example quickstart)", example)?;
+    Ok(())
+}

@@ -1,0 +1,1 @@
+//! Benchmarks only: see the `benches/` directory of this crate.

@@ -1,12 +1,12 @@
-// Run: cargo run --example quickstart
-//
-// A photo pipeline on the local provider, with no account and no server: it uploads photos to a
-// blob store, queues one thumbnail job per photo, runs a worker that leases the jobs, writes the
-// thumbnails and acks, dead-letters a job that names a missing photo, and lists what it stored.
-//
-// The store and queue come from CLOUDPORT_BLOB_URL / CLOUDPORT_QUEUE_URL when set (any
-// provider's URL); otherwise a directory and a SQLite queue under the system temp dir are used.
-// Set RUST_LOG=cloudport=info to see one tracing span per operation.
+//! Run: `cargo run --example quickstart`
+//!
+//! A photo pipeline on the local provider, with no account and no server: it uploads photos to a
+//! blob store, queues one thumbnail job per photo, runs a worker that leases the jobs, writes the
+//! thumbnails and acks, dead-letters a job that names a missing photo, and lists what it stored.
+//!
+//! The store and queue come from CLOUDPORT_BLOB_URL / CLOUDPORT_QUEUE_URL when set (any
+//! provider's URL); otherwise a directory and a SQLite queue under the system temp dir are used.
+//! Set RUST_LOG=cloudport=info to see one tracing span per operation.
 
 use std::time::Duration;
 
@@ -21,10 +21,13 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .init();
 
     let work = std::env::temp_dir().join(format!("cloudport-quickstart-{}", std::process::id()));
-    let blob_url = std::env::var("CLOUDPORT_BLOB_URL")
-        .unwrap_or_else(|_| format!("file://{}", work.join("blobs").display()));
+    let blob_url =
+        std::env::var("CLOUDPORT_BLOB_URL").unwrap_or_else(|_| format!("file://{}", work.join("blobs").display()));
     let queue_url = std::env::var("CLOUDPORT_QUEUE_URL").unwrap_or_else(|_| {
-        format!("sqlite://{}?queue=thumbnails&dead_letter=thumbnails-dlq&max_deliveries=3", work.join("queue.db").display())
+        format!(
+            "sqlite://{}?queue=thumbnails&dead_letter=thumbnails-dlq&max_deliveries=3",
+            work.join("queue.db").display()
+        )
     });
     std::fs::create_dir_all(&work)?;
     let store = cloudport::blob::open(&blob_url)?;

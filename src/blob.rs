@@ -2,9 +2,9 @@
 
 use std::sync::Arc;
 
+use cloudport_core::Result;
 pub use cloudport_core::blob::*;
 use cloudport_core::config::{self, BLOB_URL_ENV};
-use cloudport_core::{BlobStore, Result};
 use url::Url;
 
 use crate::scheme::{self, Resource};

@@ -2,9 +2,9 @@
 
 use std::sync::Arc;
 
-pub use cloudport_core::queue::*;
+use cloudport_core::Result;
 use cloudport_core::config::{self, QUEUE_URL_ENV};
-use cloudport_core::{Queue, Result};
+pub use cloudport_core::queue::*;
 use url::Url;
 
 use crate::scheme::{self, Resource};

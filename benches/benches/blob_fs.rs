@@ -3,8 +3,9 @@
 //!
 //! Neither peer fsyncs on put, so cloudport's put is measured both ways: `cloudport-nofsync`
 //! compares like with like, `cloudport-fsync` is the default (durable) setting.
-//! Reads: each library's whole-object read (`get_bytes`, `get().bytes()`, `read()`), and each
-//! library's streaming read, consumed chunk by chunk.
+//! Reads, two ways: the whole object as one contiguous buffer (`get_bytes`, `get().bytes()`,
+//! `read().to_bytes()`), and the object as a sequence of chunks (each library's streaming read,
+//! plus OpenDAL's `read()`, which returns its chunks unjoined).
 //!
 //! Run: `cargo bench -p cloudport-benches --bench blob_fs`
 
@@ -41,7 +42,7 @@ fn stores() -> Stores {
     let nofsync = FsBlobStore::builder(root("cloudport-nofsync")).fsync(false).build().unwrap();
     let object_store = LocalFileSystem::new_with_prefix(root("object_store")).unwrap();
     let builder = opendal::services::Fs::default().root(root("opendal").to_str().unwrap());
-    let opendal = opendal::Operator::new(builder).unwrap().finish();
+    let opendal = opendal::Operator::new(builder).unwrap();
     Stores { _dir: dir, fsync, nofsync, object_store, opendal }
 }
 
@@ -107,7 +108,8 @@ fn get(c: &mut Criterion) {
             })
         });
         g.bench_function(BenchmarkId::from_parameter("opendal"), |b| {
-            b.to_async(&rt).iter(|| async { assert_eq!(s.opendal.read(path.as_ref()).await.unwrap().len(), size) })
+            b.to_async(&rt)
+                .iter(|| async { assert_eq!(s.opendal.read(path.as_ref()).await.unwrap().to_bytes().len(), size) })
         });
         g.finish();
 
@@ -130,6 +132,13 @@ fn get(c: &mut Criterion) {
                     n += chunk.unwrap().len();
                 }
                 assert_eq!(n, size);
+            })
+        });
+        // OpenDAL's `read()` returns its chunks without joining them: a read as chunks, like a stream.
+        g.bench_function(BenchmarkId::from_parameter("opendal-read-buffer"), |b| {
+            b.to_async(&rt).iter(|| async {
+                let buffer = s.opendal.read(path.as_ref()).await.unwrap();
+                assert_eq!(buffer.into_iter().map(|c| c.len()).sum::<usize>(), size);
             })
         });
         g.bench_function(BenchmarkId::from_parameter("opendal"), |b| {

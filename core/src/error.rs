@@ -139,8 +139,7 @@ impl Error {
 
     /// An [`ErrorKind::Unsupported`] error naming what `provider` cannot do.
     pub fn unsupported(provider: &'static str, what: impl fmt::Display) -> Self {
-        Self::new(ErrorKind::Unsupported, format!("{what} is not supported by this provider"))
-            .with_provider(provider)
+        Self::new(ErrorKind::Unsupported, format!("{what} is not supported by this provider")).with_provider(provider)
     }
 
     /// Sets the operation (`"get"`, `"send"`, ...).
@@ -180,12 +179,7 @@ impl Error {
 
     /// Fills operation, provider and target where they are not set yet.
     #[must_use]
-    pub fn with_context(
-        mut self,
-        operation: &'static str,
-        provider: &'static str,
-        target: Option<&str>,
-    ) -> Self {
+    pub fn with_context(mut self, operation: &'static str, provider: &'static str, target: Option<&str>) -> Self {
         self.operation.get_or_insert(operation);
         self.provider.get_or_insert(provider);
         if self.target.is_none() {
@@ -340,9 +334,8 @@ mod tests {
 
     #[test]
     fn with_context_keeps_what_is_already_set() {
-        let err = Error::new(ErrorKind::NotFound, "gone")
-            .with_target("inner")
-            .with_context("get", "memory", Some("outer"));
+        let err =
+            Error::new(ErrorKind::NotFound, "gone").with_target("inner").with_context("get", "memory", Some("outer"));
         assert_eq!(err.target(), Some("inner"));
         assert_eq!(err.operation(), Some("get"));
     }

@@ -84,9 +84,7 @@ fn validate(key: &str) -> Result<()> {
     for segment in key.split('/') {
         match segment {
             "" => {
-                return Err(Error::invalid_input(
-                    "blob key has an empty segment (no trailing '/' and no '//')",
-                ));
+                return Err(Error::invalid_input("blob key has an empty segment (no trailing '/' and no '//')"));
             }
             "." | ".." => {
                 return Err(Error::invalid_input(format!(

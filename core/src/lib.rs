@@ -28,6 +28,4 @@ pub use blob::{
 pub use capability::{BlobCapabilities, QueueCapabilities};
 pub use error::{BoxError, Error, ErrorKind, Result};
 pub use key::{BlobKey, MAX_KEY_LEN, RESERVED_SEGMENT_PREFIX};
-pub use queue::{
-    Attributes, DeadLetterPolicy, Delivery, Message, MessageId, Queue, QueueExt, Receipt, ReceiveOptions,
-};
+pub use queue::{Attributes, DeadLetterPolicy, Delivery, Message, MessageId, Queue, QueueExt, Receipt, ReceiveOptions};

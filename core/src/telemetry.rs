@@ -32,13 +32,7 @@ fn queue_span(provider: &'static str, op: &'static str, queue: &str) -> Span {
     tracing::info_span!(target: TARGET, "queue", provider, operation = op, queue, bytes = Empty, outcome = Empty)
 }
 
-fn record<T>(
-    span: &Span,
-    out: Result<T>,
-    op: &'static str,
-    provider: &'static str,
-    target: Option<&str>,
-) -> Result<T> {
+fn record<T>(span: &Span, out: Result<T>, op: &'static str, provider: &'static str, target: Option<&str>) -> Result<T> {
     match out {
         Ok(v) => {
             span.record("outcome", "ok");

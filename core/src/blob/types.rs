@@ -21,7 +21,9 @@ pub const MAX_METADATA_BYTES: usize = 2048;
 ///
 /// Providers fill it with whatever their service compares in conditions: the HTTP etag on S3 and
 /// Azure, the object generation on Cloud Storage, a random token per write on the local stores.
-/// Tokens change on every write of an object, even when the bytes are the same.
+/// A token changes whenever an object is written with different content. Rewriting identical
+/// bytes may keep the token on some providers (S3's single-part etags are the content's MD5),
+/// which is harmless for compare-and-swap; the local stores change it on every write.
 #[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct ETag(String);
 
@@ -71,9 +73,7 @@ impl ByteRange {
     pub fn resolve(self, size: u64) -> Result<Range<u64>> {
         let (start, end) = match self {
             Self::Bounded(start, end) if start > end => {
-                return Err(Error::invalid_input(format!(
-                    "byte range {start}..{end} ends before it starts"
-                )));
+                return Err(Error::invalid_input(format!("byte range {start}..{end} ends before it starts")));
             }
             Self::Bounded(start, end) => (start, end.min(size)),
             Self::From(start) => (start, size),
@@ -140,21 +140,18 @@ impl GetOptions {
     /// # Errors
     /// `PreconditionFailed` or `NotModified` when a condition does not hold.
     pub fn check_conditions(&self, meta: &ObjectMeta) -> Result<()> {
-        if let Some(want) = &self.if_match {
-            if *want != meta.etag {
-                return Err(Error::new(
-                    crate::ErrorKind::PreconditionFailed,
-                    format!("etag is {}, not {want} (read it again to get the current version)", meta.etag),
-                ));
-            }
+        if let Some(want) = &self.if_match
+            && *want != meta.etag
+        {
+            return Err(Error::new(
+                crate::ErrorKind::PreconditionFailed,
+                format!("etag is {}, not {want} (read it again to get the current version)", meta.etag),
+            ));
         }
-        if let Some(seen) = &self.if_none_match {
-            if *seen == meta.etag {
-                return Err(Error::new(
-                    crate::ErrorKind::NotModified,
-                    format!("object unchanged since etag {seen}"),
-                ));
-            }
+        if let Some(seen) = &self.if_none_match
+            && *seen == meta.etag
+        {
+            return Err(Error::new(crate::ErrorKind::NotModified, format!("object unchanged since etag {seen}")));
         }
         Ok(())
     }
@@ -213,12 +210,12 @@ impl PutOptions {
     /// # Errors
     /// `InvalidInput` naming the offending field.
     pub fn validate(&self) -> Result<()> {
-        if let Some(ct) = &self.content_type {
-            if ct.is_empty() || !ct.bytes().all(|b| (0x20..0x7f).contains(&b)) {
-                return Err(Error::invalid_input(format!(
-                    "content type {ct:?} must be non-empty printable ASCII, such as \"text/plain\""
-                )));
-            }
+        if let Some(ct) = &self.content_type
+            && (ct.is_empty() || !ct.bytes().all(|b| (0x20..0x7f).contains(&b)))
+        {
+            return Err(Error::invalid_input(format!(
+                "content type {ct:?} must be non-empty printable ASCII, such as \"text/plain\""
+            )));
         }
         validate_metadata(&self.metadata)
     }
@@ -339,12 +336,12 @@ impl ListOptions {
         if self.page_size == Some(0) {
             return Err(Error::invalid_input("list page size must be at least 1"));
         }
-        if let Some(p) = &self.prefix {
-            if p.chars().any(char::is_control) || p.starts_with('/') {
-                return Err(Error::invalid_input(format!(
-                    "list prefix {p:?} must not start with '/' or contain control characters"
-                )));
-            }
+        if let Some(p) = &self.prefix
+            && (p.chars().any(char::is_control) || p.starts_with('/'))
+        {
+            return Err(Error::invalid_input(format!(
+                "list prefix {p:?} must not start with '/' or contain control characters"
+            )));
         }
         Ok(())
     }

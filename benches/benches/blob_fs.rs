@@ -138,7 +138,7 @@ fn get(c: &mut Criterion) {
         g.bench_function(BenchmarkId::from_parameter("opendal-read-buffer"), |b| {
             b.to_async(&rt).iter(|| async {
                 let buffer = s.opendal.read(path.as_ref()).await.unwrap();
-                assert_eq!(buffer.into_iter().map(|c| c.len()).sum::<usize>(), size);
+                assert_eq!(Iterator::map(buffer.into_iter(), |c| c.len()).sum::<usize>(), size);
             })
         });
         g.bench_function(BenchmarkId::from_parameter("opendal"), |b| {

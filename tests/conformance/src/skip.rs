@@ -6,7 +6,8 @@ pub const REQUIRE_ENV: &str = "CLOUDPORT_REQUIRE_EMULATORS";
 /// The value of `var` (an emulator endpoint or account setting), or `None` after printing why
 /// `suite` is skipped.
 ///
-/// ```
+/// ```no_run
+/// // In a provider's runner: skip (or, in CI, fail) when the emulator is not configured.
 /// if let Some(endpoint) = cloudport_conformance::skip::emulator("CLOUDPORT_TEST_UNSET_VAR", "doc example") {
 ///     println!("testing against {endpoint}");
 /// }

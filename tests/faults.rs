@@ -1,5 +1,6 @@
-//! Faults across a process boundary: a child process is killed (SIGKILL) in the middle of an
-//! upload and in the middle of consuming a queue, and nothing may be lost or half-visible.
+//! Across process boundaries: a child process is killed (SIGKILL) in the middle of an upload and
+//! in the middle of consuming a queue, and nothing may be lost or half-visible; several processes
+//! race conditional writes on one filesystem store, and every condition holds.
 //!
 //! The child is this same test binary, re-run with `--ignored --exact <child test>` and an
 //! environment variable pointing at the shared directory; the `child_*` tests are `#[ignore]`d
@@ -18,11 +19,11 @@ use futures::TryStreamExt;
 
 const DIR_ENV: &str = "CLOUDPORT_FAULT_DIR";
 
-fn spawn_child(test: &str, dir: &Path) -> Child {
+fn spawn_child(test: &str, dir: &Path, stdout: Stdio) -> Child {
     Command::new(std::env::current_exe().expect("test binary path"))
         .args(["--ignored", "--exact", test, "--nocapture", "--test-threads", "1"])
         .env(DIR_ENV, dir)
-        .stdout(Stdio::null())
+        .stdout(stdout)
         .stderr(Stdio::inherit())
         .spawn()
         .expect("spawn child test process")
@@ -65,7 +66,7 @@ async fn upload_killed_midway_leaves_no_partial_object() {
     let replaced = BlobKey::new("big/replaced.bin").unwrap();
     store.put(&replaced, OLD_BODY).await.unwrap();
 
-    let mut child = spawn_child("child_uploads_until_killed", dir.path());
+    let mut child = spawn_child("child_uploads_until_killed", dir.path(), Stdio::null());
     let marker = dir.path().join("uploading");
     wait_for(&mut child, Duration::from_secs(60), "the child's uploads to be under way", || marker.exists());
     kill(child);
@@ -116,7 +117,7 @@ async fn consumer_killed_midway_loses_no_message() {
     // The child records each message it finished, then acks it; it is killed mid-stream, so
     // some messages are leased to it but never acked.
     let log = dir.path().join("processed.log");
-    let mut child = spawn_child("child_consumes_until_killed", dir.path());
+    let mut child = spawn_child("child_consumes_until_killed", dir.path(), Stdio::null());
     let mid_batch = dir.path().join("mid-batch");
     wait_for(&mut child, Duration::from_secs(120), "the child to be mid-batch", || mid_batch.exists());
     kill(child);
@@ -175,6 +176,71 @@ async fn child_consumes_until_killed() {
             }
             queue.ack(&d.receipt).await.unwrap();
             processed += 1;
+        }
+    }
+}
+
+const CAS_CHILDREN: usize = 3;
+const CAS_INCREMENTS: u64 = 60;
+
+#[tokio::test]
+async fn conditional_writes_hold_across_processes() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = cloudport::blob::open(&store_url(dir.path())).unwrap();
+    store.put(&BlobKey::new("counter").unwrap(), "0").await.unwrap();
+    let children: Vec<Child> =
+        (0..CAS_CHILDREN).map(|_| spawn_child("child_races_on_one_root", dir.path(), Stdio::piped())).collect();
+    // Start every child at once, so their writes overlap.
+    std::fs::write(dir.path().join("go"), b"").unwrap();
+    let mut winners = 0;
+    for child in children {
+        let out = child.wait_with_output().unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(out.status.success(), "child failed: {stdout}");
+        winners += stdout.matches("created=true").count();
+    }
+    assert_eq!(winners, 1, "exactly one process may win a create-only race");
+    let counter = store.get_bytes(&BlobKey::new("counter").unwrap()).await.unwrap();
+    assert_eq!(
+        std::str::from_utf8(&counter).unwrap(),
+        (CAS_CHILDREN as u64 * CAS_INCREMENTS).to_string(),
+        "compare-and-swap increments from several processes must all count"
+    );
+}
+
+#[tokio::test]
+#[ignore = "child process of conditional_writes_hold_across_processes"]
+async fn child_races_on_one_root() {
+    let dir = child_dir();
+    while !dir.join("go").exists() {
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+    let store = cloudport::blob::open(&store_url(&dir)).unwrap();
+    let counter = BlobKey::new("counter").unwrap();
+    let created = store
+        .put_opts(
+            &BlobKey::new("race").unwrap(),
+            std::process::id().to_string().into(),
+            cloudport::PutOptions::default().with_mode(cloudport::PutMode::Create),
+        )
+        .await;
+    match &created {
+        Ok(_) => println!("created=true"),
+        Err(e) if e.kind() == ErrorKind::AlreadyExists => println!("created=false"),
+        Err(e) => panic!("create-only race: {e}"),
+    }
+    for _ in 0..CAS_INCREMENTS {
+        loop {
+            let current = store.get(&counter).await.unwrap();
+            let etag = current.meta.etag.clone();
+            let body = cloudport::blob::collect_body(current.body).await.unwrap();
+            let next = std::str::from_utf8(&body).unwrap().parse::<u64>().unwrap() + 1;
+            let opts = cloudport::PutOptions::default().with_mode(cloudport::PutMode::IfMatch(etag));
+            match store.put_opts(&counter, next.to_string().into(), opts).await {
+                Ok(_) => break,
+                Err(e) if e.kind() == ErrorKind::PreconditionFailed => continue,
+                Err(e) => panic!("compare-and-swap: {e}"),
+            }
         }
     }
 }

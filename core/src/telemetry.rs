@@ -18,7 +18,7 @@ use tracing::field::Empty;
 use tracing::{Instrument, Span};
 
 use crate::blob::{BlobWriter, GetResult, ListEntry, PutResult};
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::key::BlobKey;
 
 /// The tracing target of every cloudport span.
@@ -249,10 +249,4 @@ pub async fn queue_op<T>(
         span.record("bytes", bytes(v));
     }
     record(&span, out, op, provider, Some(queue))
-}
-
-/// Adds context to an error the way the helpers do, for code paths outside them.
-#[must_use]
-pub fn in_context(err: Error, op: &'static str, provider: &'static str, target: Option<&str>) -> Error {
-    err.with_context(op, provider, target)
 }

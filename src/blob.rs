@@ -1,4 +1,4 @@
-//! Blob stores: the [`BlobStore`](crate::BlobStore) trait and opening a store from a URL.
+//! Blob stores: the [`BlobStore`] trait and opening a store from a URL.
 
 use std::sync::Arc;
 

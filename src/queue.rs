@@ -1,4 +1,4 @@
-//! Queues: the [`Queue`](crate::Queue) trait and opening a queue from a URL.
+//! Queues: the [`Queue`] trait and opening a queue from a URL.
 
 use std::sync::Arc;
 

@@ -63,6 +63,10 @@ fn run_tests(conformance_dir: &Path) -> Result {
     clippy.args(["clippy", "--workspace", "--all-targets", "--exclude", "cloudport-benches", "--", "-D", "warnings"]);
     run("lints (cargo clippy -D warnings)", clippy)?;
 
+    let mut docs = cargo();
+    docs.args(["doc", "--no-deps", "--workspace", "--exclude", "cloudport-benches"]).env("RUSTDOCFLAGS", "-D warnings");
+    run("documentation builds without warnings (cargo doc)", docs)?;
+
     let mut tests = cargo();
     tests
         .args(["test", "--workspace", "--exclude", "cloudport-benches", "--no-fail-fast"])

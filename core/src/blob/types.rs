@@ -67,13 +67,18 @@ impl ByteRange {
     /// Resolves the range against an object of `size` bytes.
     ///
     /// # Errors
-    /// [`ErrorKind::InvalidInput`](crate::ErrorKind::InvalidInput) when `start > end`, or when the
-    /// range starts at or past the end of a non-empty object (HTTP's 416). On an empty object,
-    /// `From(0)` and any `Suffix` give the empty range.
+    /// [`ErrorKind::InvalidInput`](crate::ErrorKind::InvalidInput) when `start > end`, for
+    /// `Suffix(0)`, or when the range starts at or past the end of a non-empty object (HTTP's
+    /// 416). On an empty object, `From(0)` and any non-zero `Suffix` give the empty range.
     pub fn resolve(self, size: u64) -> Result<Range<u64>> {
         let (start, end) = match self {
             Self::Bounded(start, end) if start > end => {
                 return Err(Error::invalid_input(format!("byte range {start}..{end} ends before it starts")));
+            }
+            Self::Suffix(0) => {
+                return Err(Error::invalid_input(
+                    "a suffix range of 0 bytes selects nothing (ask for at least 1 byte)",
+                ));
             }
             Self::Bounded(start, end) => (start, end.min(size)),
             Self::From(start) => (start, size),
@@ -526,6 +531,7 @@ mod tests {
         assert_eq!(ByteRange::Suffix(4).resolve(0).unwrap(), 0..0);
         assert_eq!(ByteRange::From(10).resolve(10).unwrap_err().kind(), ErrorKind::InvalidInput);
         assert_eq!(ByteRange::Bounded(5, 2).resolve(10).unwrap_err().kind(), ErrorKind::InvalidInput);
+        assert_eq!(ByteRange::Suffix(0).resolve(10).unwrap_err().kind(), ErrorKind::InvalidInput);
         assert_eq!(ByteRange::Bounded(11, 12).resolve(10).unwrap_err().kind(), ErrorKind::InvalidInput);
     }
 

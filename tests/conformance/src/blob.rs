@@ -515,9 +515,13 @@ pub async fn get_ranges(fixture: &BlobFixture) -> Outcome {
         let body = collect_body(got.body).await.unwrap_or_else(|e| panic!("body of {range:?}: {e}"));
         assert_eq!(body, data.slice(want.start as usize..want.end as usize), "bytes of {range:?}");
     }
-    for bad in
-        [ByteRange::From(1000), ByteRange::From(5000), ByteRange::Bounded(1000, 1001), ByteRange::Bounded(20, 10)]
-    {
+    for bad in [
+        ByteRange::From(1000),
+        ByteRange::From(5000),
+        ByteRange::Bounded(1000, 1001),
+        ByteRange::Bounded(20, 10),
+        ByteRange::Suffix(0),
+    ] {
         expect_kind(
             store.get_range(&key, bad).await.map(|g| g.range),
             ErrorKind::InvalidInput,

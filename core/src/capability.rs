@@ -55,9 +55,13 @@ pub struct QueueCapabilities {
     pub max_send_batch: usize,
     /// Most messages one receive returns.
     pub max_receive: usize,
-    /// Longest delay before a sent or nacked message becomes visible; zero if delayed send is
-    /// not supported (a delay then fails with `Unsupported`).
+    /// Longest delay before a sent message becomes visible; zero if delayed send is not
+    /// supported (a delay then fails with `Unsupported`). SQS: 15 min; Pub/Sub: none.
     pub max_delay: Duration,
+    /// Longest delay a nack may ask for before redelivery; zero if nack can only redeliver at
+    /// once. Separate from `max_delay` because services differ (Pub/Sub has no delayed send but
+    /// delays a nack up to 600 s; SQS delays a send 15 min but a nack up to 12 h).
+    pub max_nack_delay: Duration,
     /// Shortest lease a receive may ask for.
     pub min_lease: Duration,
     /// Longest lease a receive or lease extension may ask for.
@@ -68,6 +72,10 @@ pub struct QueueCapabilities {
     pub long_poll: bool,
     /// Every delivery carries an accurate delivery count.
     pub delivery_count: bool,
+    /// Ack, nack and lease extension with a stale receipt (the lease expired and the message was
+    /// delivered again) fail with `PreconditionFailed`. False where the service accepts them
+    /// silently (SQS deletes with an old receipt handle may succeed without deleting).
+    pub detects_lost_lease: bool,
     /// Messages delivered too often move to a dead-letter queue, and `dead_letter` works.
     pub dead_letter: bool,
 }

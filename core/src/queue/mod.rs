@@ -66,15 +66,16 @@ pub trait Queue: fmt::Debug + Send + Sync {
     /// Acknowledges a delivery: the message is gone for good.
     ///
     /// # Errors
-    /// `PreconditionFailed` when the lease was lost (expired and the message was delivered again);
-    /// the message may then be processed twice, as at-least-once allows.
+    /// `PreconditionFailed` when the lease was lost (expired and the message was delivered again)
+    /// and the provider can tell ([`QueueCapabilities::detects_lost_lease`]); the message may
+    /// then be processed twice, as at-least-once allows.
     async fn ack(&self, receipt: &Receipt) -> Result<()>;
 
     /// Gives a delivery back: it becomes visible again after `delay` (zero: at once).
     ///
     /// # Errors
-    /// `PreconditionFailed` when the lease was lost; `InvalidInput`/`Unsupported` for a delay the
-    /// provider cannot do.
+    /// `PreconditionFailed` when the lease was lost; `InvalidInput`/`Unsupported` for a delay over
+    /// [`QueueCapabilities::max_nack_delay`] (see [`check_nack_delay`]).
     async fn nack(&self, receipt: &Receipt, delay: Duration) -> Result<()>;
 
     /// Extends the lease to `lease` from now; returns the receipt to use from now on.

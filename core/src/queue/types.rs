@@ -125,6 +125,28 @@ pub fn check_delay(delay: Duration, caps: &QueueCapabilities) -> Result<()> {
     Ok(())
 }
 
+/// Checks a nack delay against `caps`.
+///
+/// # Errors
+/// `Unsupported` if the queue can only redeliver at once; `InvalidInput` over the maximum.
+pub fn check_nack_delay(delay: Duration, caps: &QueueCapabilities) -> Result<()> {
+    if delay.is_zero() {
+        return Ok(());
+    }
+    if caps.max_nack_delay.is_zero() {
+        return Err(Error::unsupported(caps.provider, "a nack with a redelivery delay"));
+    }
+    if delay > caps.max_nack_delay {
+        return Err(Error::invalid_input(format!(
+            "nack delay of {} s is over the {} s maximum of {}",
+            delay.as_secs(),
+            caps.max_nack_delay.as_secs(),
+            caps.provider
+        )));
+    }
+    Ok(())
+}
+
 fn validate_attribute(name: &str, value: &str) -> Result<()> {
     let lower = name.to_ascii_lowercase();
     let valid = !name.is_empty()
@@ -364,6 +386,16 @@ mod tests {
         let delayed = Message::new("x").with_delay(Duration::from_secs(1));
         assert_eq!(delayed.validate(&no_delay).unwrap_err().kind(), ErrorKind::Unsupported);
         Message::new("x").with_delay(Duration::ZERO).validate(&no_delay).unwrap();
+    }
+
+    #[test]
+    fn nack_delays_have_their_own_limit() {
+        let caps = QueueCapabilities { max_delay: Duration::ZERO, max_nack_delay: Duration::from_secs(600), ..caps() };
+        check_nack_delay(Duration::from_secs(600), &caps).unwrap();
+        assert_eq!(check_nack_delay(Duration::from_secs(601), &caps).unwrap_err().kind(), ErrorKind::InvalidInput);
+        let none = QueueCapabilities { max_nack_delay: Duration::ZERO, ..caps };
+        assert_eq!(check_nack_delay(Duration::from_secs(1), &none).unwrap_err().kind(), ErrorKind::Unsupported);
+        check_nack_delay(Duration::ZERO, &none).unwrap();
     }
 
     #[test]

@@ -345,30 +345,30 @@ pub async fn nack_redelivers_now(fixture: &QueueFixture) -> Outcome {
     passed_unless_counts_inaccurate(&caps)
 }
 
-/// `nack` with a delay hides the message until the delay passes (a delay over `max_delay` is
-/// `InvalidInput` and leaves the lease alone); without delayed delivery (`max_delay` zero) a
-/// delayed nack fails with `Unsupported`.
+/// `nack` with a delay hides the message until the delay passes (a delay over `max_nack_delay`
+/// is `InvalidInput` and leaves the lease alone); where nack can only redeliver at once
+/// (`max_nack_delay` zero) a delayed nack fails with `Unsupported`.
 pub async fn nack_with_delay(fixture: &QueueFixture) -> Outcome {
     let queue = &*fixture.queue;
     let caps = fixture.caps();
     let id = queue.send(Message::new("later")).await.expect("send");
     let lease = long_lease(&caps);
     let first = receive_one(queue, lease, "first receive").await;
-    if caps.max_delay.is_zero() {
+    if caps.max_nack_delay.is_zero() {
         expect_kind(
             queue.nack(&first.receipt, Duration::from_secs(1)).await,
             ErrorKind::Unsupported,
             "nack with a delay",
         );
         ack(queue, &first).await;
-        return Outcome::Unsupported(format!("{} has no delayed delivery", caps.provider));
+        return Outcome::Unsupported(format!("{} redelivers a nacked message only at once", caps.provider));
     }
     expect_kind(
-        queue.nack(&first.receipt, caps.max_delay + Duration::from_secs(1)).await,
+        queue.nack(&first.receipt, caps.max_nack_delay + Duration::from_secs(1)).await,
         ErrorKind::InvalidInput,
-        "nack with a delay over max_delay",
+        "nack with a delay over max_nack_delay",
     );
-    let delay = Duration::from_secs(10).min(caps.max_delay);
+    let delay = Duration::from_secs(10).min(caps.max_nack_delay);
     queue.nack(&first.receipt, delay).await.expect("nack with a delay (the receipt is still valid)");
     expect_nothing(queue, HIDDEN_WAIT, "receive before a nack's delay passed").await;
     fixture.time.advance(delay + Duration::from_secs(1)).await;
@@ -406,6 +406,14 @@ pub async fn ack_stale_receipt(fixture: &QueueFixture) -> Outcome {
     let stale = receive_one(queue, lease, "first receive").await;
     fixture.time.advance(lease + Duration::from_secs(1)).await;
     let current = receive_one(queue, long_lease(&caps), "receive after the lease expired").await;
+    if !caps.detects_lost_lease {
+        // The service may accept a stale receipt; what must hold is that the current lease still
+        // works and at-least-once delivery is kept (the message is not lost).
+        let _ = queue.extend_lease(&stale.receipt, long_lease(&caps)).await;
+        let current = queue.extend_lease(&current.receipt, long_lease(&caps)).await.expect("current receipt");
+        queue.ack(&current).await.expect("ack with the current receipt");
+        return Outcome::NotEnforced(format!("{} does not detect stale receipts", caps.provider));
+    }
     expect_kind(queue.ack(&stale.receipt).await, ErrorKind::PreconditionFailed, "ack with a stale receipt");
     expect_kind(
         queue.nack(&stale.receipt, Duration::ZERO).await,
@@ -666,7 +674,8 @@ async fn check_dead_letter_unsupported(queue: &dyn Queue) {
 }
 
 /// With a policy of 2 deliveries, a message whose lease expires twice is not delivered a third
-/// time: it is in the dead-letter queue, with its body and attributes and the reason attribute.
+/// time: it is in the dead-letter queue, with its body and attributes (and a reason attribute
+/// where the provider adds one: the local queues do, SQS redrive and Pub/Sub do not).
 pub async fn dead_letter_after_max_deliveries(fixture: &QueueFixture) -> Outcome {
     let queue = &*fixture.queue;
     let caps = fixture.caps();
@@ -692,12 +701,10 @@ pub async fn dead_letter_after_max_deliveries(fixture: &QueueFixture) -> Outcome
         "attributes of the dead letter: {:?}",
         dead.attributes
     );
+    // Services that move messages themselves (SQS redrive, Pub/Sub dead-letter topics) add no
+    // reason; where one is added, it says something.
     let reason = dead.attributes.get(DEAD_LETTER_REASON_ATTRIBUTE);
-    assert!(
-        reason.is_some_and(|r| !r.is_empty()),
-        "a dead letter carries {DEAD_LETTER_REASON_ATTRIBUTE}: {:?}",
-        dead.attributes
-    );
+    assert!(reason.is_none_or(|r| !r.is_empty()), "an empty {DEAD_LETTER_REASON_ATTRIBUTE}: {:?}", dead.attributes);
     ack(dead_letters, &dead).await;
     passed_unless_counts_inaccurate(&caps)
 }

@@ -84,11 +84,13 @@ impl Settings {
             max_send_batch: 10,
             max_receive: 10,
             max_delay: Duration::from_secs(15 * 60),
+            max_nack_delay: Duration::from_secs(12 * 60 * 60),
             min_lease: Duration::from_secs(1),
             max_lease: Duration::from_secs(12 * 60 * 60),
             default_lease: Duration::from_secs(30),
             long_poll: true,
             delivery_count: true,
+            detects_lost_lease: true,
             dead_letter: true,
         }
     }

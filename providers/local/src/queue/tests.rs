@@ -154,7 +154,7 @@ async fn nack_with_delay_hides_until_the_clock_passes(env: Env) {
     let again = receive_one(&*q, leased_for(30)).await;
     assert_eq!((again.id.clone(), again.delivery_count), (d.id, 2));
     assert_lease_lost(q.nack(&d.receipt, Duration::ZERO).await);
-    let err = q.nack(&again.receipt, secs(16 * 60)).await.unwrap_err();
+    let err = q.nack(&again.receipt, secs(13 * 60 * 60)).await.unwrap_err();
     assert_eq!(err.kind(), ErrorKind::InvalidInput);
     q.nack(&again.receipt, Duration::ZERO).await.unwrap();
     let third = receive_one(&*q, leased_for(30)).await;

@@ -11,7 +11,7 @@ use std::time::{Duration, SystemTime};
 
 use async_trait::async_trait;
 use cloudport_core::config::UrlOptions;
-use cloudport_core::queue::{check_delay, check_lease};
+use cloudport_core::queue::{check_lease, check_nack_delay};
 use cloudport_core::telemetry::{TARGET, queue_op};
 use cloudport_core::time::Clock;
 use cloudport_core::{
@@ -319,7 +319,7 @@ impl Handle {
     }
 
     fn nack(&self, receipt: &Receipt, delay: Duration) -> Result<()> {
-        check_delay(delay, &self.caps)?;
+        check_nack_delay(delay, &self.caps)?;
         let (id, seq, token) = self.shared.parse(receipt)?;
         let visible_at = self.clock.now() + delay;
         if !lock(&self.shared.state).release(seq, token, visible_at, None) {

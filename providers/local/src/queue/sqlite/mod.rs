@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use cloudport_core::config::UrlOptions;
-use cloudport_core::queue::{check_delay, check_lease};
+use cloudport_core::queue::{check_lease, check_nack_delay};
 use cloudport_core::telemetry::queue_op;
 use cloudport_core::time::Clock;
 use cloudport_core::{
@@ -373,7 +373,7 @@ impl SqliteQueue {
     }
 
     async fn nack_inner(&self, receipt: &Receipt, delay: Duration) -> Result<()> {
-        check_delay(delay, &self.inner.caps)?;
+        check_nack_delay(delay, &self.inner.caps)?;
         let (text, id, token) = Self::lease_of(receipt)?;
         let visible_at = self.visible_at(delay);
         let released = self

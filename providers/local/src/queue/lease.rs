@@ -15,7 +15,36 @@ pub(crate) fn new_token() -> u64 {
 
 /// The receipt of lease `token` on message `id`.
 pub(crate) fn receipt(id: &str, token: u64) -> Receipt {
-    Receipt::new(format!("{id}{RECEIPT_SEPARATOR}{token:016x}"))
+    let mut out = String::with_capacity(id.len() + 17);
+    out.push_str(id);
+    out.push(RECEIPT_SEPARATOR);
+    push_hex(&mut out, token, 16);
+    Receipt::new(out)
+}
+
+/// Appends the lowest `digits` hex digits of `value`, zero-padded. Ids and receipts are made on
+/// every send and receive; `format!` showed up as a fifth of the memory queue's profile.
+pub(crate) fn push_hex(out: &mut String, value: u64, digits: u32) {
+    for shift in (0..digits).rev() {
+        let nibble = (value >> (shift * 4)) & 0xf;
+        out.push(char::from_digit(nibble as u32, 16).unwrap_or('0'));
+    }
+}
+
+/// Appends `value` in decimal.
+pub(crate) fn push_decimal(out: &mut String, value: u64) {
+    let mut digits = [0u8; 20];
+    let mut i = digits.len();
+    let mut v = value;
+    loop {
+        i -= 1;
+        digits[i] = b'0' + (v % 10) as u8;
+        v /= 10;
+        if v == 0 {
+            break;
+        }
+    }
+    out.extend(digits[i..].iter().map(|&d| char::from(d)));
 }
 
 /// Splits a receipt made by [`receipt`] into message id and token.
@@ -104,6 +133,20 @@ mod tests {
     use cloudport_core::{Message, QueueCapabilities};
 
     use super::*;
+
+    #[test]
+    fn hand_formatting_matches_format() {
+        for v in [0u64, 1, 9, 10, 0xabc, u64::from(u32::MAX), u64::MAX] {
+            let (mut hex, mut dec) = (String::new(), String::new());
+            push_hex(&mut hex, v, 16);
+            push_decimal(&mut dec, v);
+            assert_eq!(hex, format!("{v:016x}"));
+            assert_eq!(dec, v.to_string());
+        }
+        let mut short = String::new();
+        push_hex(&mut short, 0x1234_5678, 8);
+        assert_eq!(short, "12345678");
+    }
 
     #[test]
     fn receipts_round_trip_and_reject_garbage() {

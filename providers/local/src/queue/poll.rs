@@ -23,11 +23,13 @@ where
     F: FnMut(bool) -> Fut,
     Fut: Future<Output = Result<Vec<T>>>,
 {
-    if wait.is_zero() {
-        return attempt(false).await;
+    // The common case, messages waiting, needs neither the clock nor a registration.
+    let got = attempt(false).await?;
+    if !got.is_empty() || wait.is_zero() {
+        return Ok(got);
     }
     let deadline = Instant::now() + wait;
-    let mut recheck = false;
+    let mut recheck = true;
     loop {
         // Register before looking, so a send between the attempt and the wait is not missed.
         let mut notified = pin!(notify.notified());

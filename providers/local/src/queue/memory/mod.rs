@@ -71,7 +71,11 @@ impl Shared {
     }
 
     fn id(&self, seq: u64) -> MessageId {
-        MessageId::new(format!("{:08x}-{seq}", self.prefix))
+        let mut id = String::with_capacity(29);
+        lease::push_hex(&mut id, u64::from(self.prefix), 8);
+        id.push('-');
+        lease::push_decimal(&mut id, seq);
+        MessageId::new(id)
     }
 
     /// The message id, sequence number and lease token in a receipt of this queue.

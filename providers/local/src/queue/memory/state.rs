@@ -1,6 +1,7 @@
 //! The messages of one memory queue and the visibility index receives walk.
 
 use std::collections::{BTreeSet, HashMap};
+use std::hash::{BuildHasherDefault, Hasher};
 use std::time::SystemTime;
 
 use bytes::Bytes;
@@ -21,6 +22,28 @@ pub(super) struct Entry {
     pub(super) token: Option<u64>,
 }
 
+/// Hashes the sequence numbers that key [`State::entries`]: they are ours (never attacker
+/// chosen), so a multiplicative hash beats SipHash, which was a tenth of the queue's profile.
+#[derive(Debug, Default)]
+pub(super) struct SeqHasher(u64);
+
+impl Hasher for SeqHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.write_u64(u64::from(b) ^ self.0.rotate_left(8));
+        }
+    }
+
+    fn write_u64(&mut self, n: u64) {
+        // Fibonacci hashing: spreads consecutive numbers over the high bits the table uses.
+        self.0 = n.wrapping_mul(0x9e37_79b9_7f4a_7c15);
+    }
+}
+
 /// What [`State::lease_next`] did with the next visible message.
 #[derive(Debug)]
 pub(super) enum Next<'a> {
@@ -36,7 +59,7 @@ pub(super) enum Next<'a> {
 #[derive(Debug, Default)]
 pub(super) struct State {
     next_seq: u64,
-    entries: HashMap<u64, Entry>,
+    entries: HashMap<u64, Entry, BuildHasherDefault<SeqHasher>>,
     by_visible_at: BTreeSet<(SystemTime, u64)>,
 }
 

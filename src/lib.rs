@@ -66,3 +66,8 @@ pub use cloudport_local as local;
 pub mod blob;
 pub mod queue;
 mod scheme;
+
+/// The README's code examples, compiled as doc tests so they cannot drift from the API.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;

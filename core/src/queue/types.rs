@@ -103,45 +103,34 @@ impl Message {
     }
 }
 
-/// Checks a send or nack delay against `caps`.
+/// Checks a send delay against `caps`.
 ///
 /// # Errors
-/// `Unsupported` if the queue cannot delay; `InvalidInput` over the maximum.
+/// `Unsupported` if the queue cannot delay a send; `InvalidInput` over `max_delay`.
 pub fn check_delay(delay: Duration, caps: &QueueCapabilities) -> Result<()> {
-    if delay.is_zero() {
-        return Ok(());
-    }
-    if caps.max_delay.is_zero() {
-        return Err(Error::unsupported(caps.provider, "delayed delivery"));
-    }
-    if delay > caps.max_delay {
-        return Err(Error::invalid_input(format!(
-            "delay of {} s is over the {} s maximum of {}",
-            delay.as_secs(),
-            caps.max_delay.as_secs(),
-            caps.provider
-        )));
-    }
-    Ok(())
+    check_delay_limit(delay, caps.max_delay, caps.provider, "delayed delivery", "delay")
 }
 
 /// Checks a nack delay against `caps`.
 ///
 /// # Errors
-/// `Unsupported` if the queue can only redeliver at once; `InvalidInput` over the maximum.
+/// `Unsupported` if the queue can only redeliver at once; `InvalidInput` over `max_nack_delay`.
 pub fn check_nack_delay(delay: Duration, caps: &QueueCapabilities) -> Result<()> {
+    check_delay_limit(delay, caps.max_nack_delay, caps.provider, "a nack with a redelivery delay", "nack delay")
+}
+
+fn check_delay_limit(delay: Duration, max: Duration, provider: &'static str, feature: &str, noun: &str) -> Result<()> {
     if delay.is_zero() {
         return Ok(());
     }
-    if caps.max_nack_delay.is_zero() {
-        return Err(Error::unsupported(caps.provider, "a nack with a redelivery delay"));
+    if max.is_zero() {
+        return Err(Error::unsupported(provider, feature));
     }
-    if delay > caps.max_nack_delay {
+    if delay > max {
         return Err(Error::invalid_input(format!(
-            "nack delay of {} s is over the {} s maximum of {}",
+            "{noun} of {} s is over the {} s maximum of {provider}",
             delay.as_secs(),
-            caps.max_nack_delay.as_secs(),
-            caps.provider
+            max.as_secs()
         )));
     }
     Ok(())

@@ -1452,13 +1452,7 @@ mod tests {
 
     #[test]
     fn every_public_behaviour_is_in_the_suite() {
-        let source = include_str!("blob.rs");
-        let defined: Vec<&str> = source
-            .lines()
-            .filter_map(|l| l.strip_prefix("pub async fn "))
-            .filter(|l| l.contains("(fixture: &BlobFixture) -> Outcome"))
-            .map(|l| &l[..l.find('(').unwrap()])
-            .collect();
+        let defined = crate::util::defined_behaviours(include_str!("blob.rs"), "BlobFixture");
         assert_eq!(defined, BEHAVIOURS, "the macro's list and the functions differ (order included)");
     }
 

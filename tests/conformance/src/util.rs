@@ -29,6 +29,19 @@ pub(crate) async fn join_all<T>(tasks: Vec<JoinHandle<T>>) -> Vec<T> {
     out
 }
 
+/// The names of the behaviour functions (`pub async fn name(fixture: &<fixture>) -> Outcome`)
+/// in a suite's `source`, in order: each suite checks its macro list against them.
+#[cfg(test)]
+pub(crate) fn defined_behaviours<'s>(source: &'s str, fixture: &str) -> Vec<&'s str> {
+    let signature = format!("(fixture: &{fixture}) -> Outcome");
+    source
+        .lines()
+        .filter_map(|l| l.strip_prefix("pub async fn "))
+        .filter(|l| l.contains(&signature))
+        .map(|l| &l[..l.find('(').unwrap_or(l.len())])
+        .collect()
+}
+
 /// A random lowercase hex string of 16 characters, valid in every provider's names.
 pub(crate) fn random_hex() -> String {
     format!("{:016x}", rand::random::<u64>())

@@ -82,6 +82,33 @@ impl ErrorKind {
     }
 }
 
+impl ErrorKind {
+    /// Every kind, in declaration order.
+    pub const ALL: [ErrorKind; 15] = [
+        Self::NotFound,
+        Self::AlreadyExists,
+        Self::PreconditionFailed,
+        Self::NotModified,
+        Self::Conflict,
+        Self::InvalidInput,
+        Self::TooLarge,
+        Self::Unauthenticated,
+        Self::PermissionDenied,
+        Self::Throttled,
+        Self::Unavailable,
+        Self::Timeout,
+        Self::Unsupported,
+        Self::Config,
+        Self::Other,
+    ];
+
+    /// The kind whose [`as_str`](Self::as_str) is `name`.
+    #[must_use]
+    pub fn from_name(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|k| k.as_str() == name)
+    }
+}
+
 impl fmt::Display for ErrorKind {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
@@ -289,6 +316,38 @@ impl fmt::Debug for Error {
 impl StdError for Error {
     fn source(&self) -> Option<&(dyn StdError + 'static)> {
         self.source.as_deref().map(|e| e as &(dyn StdError + 'static))
+    }
+}
+
+impl Error {
+    /// The cloudport error inside `error` if there is one (as after a tower layer boxed it);
+    /// a tower timeout becomes `Timeout`; anything else becomes `Other` with `error` as source.
+    #[must_use]
+    pub fn from_box(error: BoxError) -> Self {
+        let error = match error.downcast::<Error>() {
+            Ok(e) => return *e,
+            Err(other) => other,
+        };
+        if error.is::<tower::timeout::error::Elapsed>() {
+            return Error::new(ErrorKind::Timeout, "the function did not finish in time").with_source(error);
+        }
+        Error::new(ErrorKind::Other, error.to_string()).with_source(error)
+    }
+}
+
+impl From<http::Error> for Error {
+    /// An invalid HTTP response or request built by a handler.
+    fn from(e: http::Error) -> Self {
+        Error::invalid_input(format!("invalid http message: {e}")).with_source(e)
+    }
+}
+
+impl From<serde_json::Error> for Error {
+    /// JSON that does not match the expected type is `InvalidInput`; an I/O failure while
+    /// streaming JSON is `Other`.
+    fn from(e: serde_json::Error) -> Self {
+        let kind = if e.is_io() { ErrorKind::Other } else { ErrorKind::InvalidInput };
+        Error::new(kind, format!("invalid json: {e}")).with_source(e)
     }
 }
 

@@ -8,6 +8,7 @@
 //! - [`Queue`] / [`QueueExt`]: send, batch, delay, receive under a lease, ack, nack, lease
 //!   extension, dead-lettering. At-least-once on every provider.
 //! - [`Error`] / [`ErrorKind`]: one error type whose kinds mean the same thing everywhere.
+//! - [`function`]: portable handlers, their triggers and context, invoking other functions.
 //! - [`BlobCapabilities`] / [`QueueCapabilities`]: what each provider can do, and its limits.
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
@@ -15,6 +16,7 @@ pub mod blob;
 pub mod capability;
 pub mod config;
 mod error;
+pub mod function;
 mod key;
 pub mod queue;
 pub mod telemetry;

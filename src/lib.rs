@@ -64,8 +64,17 @@ pub use cloudport_core::{
 pub use cloudport_local as local;
 
 pub mod blob;
+pub mod function;
 pub mod queue;
+mod run;
 mod scheme;
+
+#[doc(hidden)]
+#[path = "private.rs"]
+pub mod __private;
+
+pub use cloudport_macros::function;
+pub use run::run;
 
 /// The README's code examples, compiled as doc tests so they cannot drift from the API.
 #[cfg(doctest)]

@@ -69,3 +69,6 @@ pub use resources::{DEFAULT_STORE, ResourceOpener, Resources, blob_url_var, not_
 pub use schedule::{Schedule, ScheduleTick};
 pub use trace::{TRACEPARENT, TraceContext};
 pub use trigger::{Trigger, TriggerKind};
+
+#[cfg(test)]
+mod tests;

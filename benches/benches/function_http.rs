@@ -1,0 +1,117 @@
+//! Dispatch overhead of an HTTP function on the local host, against the same handler served by
+//! bare axum, in one run: both on loopback, driven by the same keep-alive hyper client with the
+//! same concurrency, so the difference is what the host adds (body collection, the invocation,
+//! the span, the concurrency permit, the response conversion).
+//!
+//! Run: `cargo bench -p cloudport-benches --bench function_http`
+
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use cloudport::function::{Function, HttpRequest, HttpResponse};
+use cloudport::local::host::LocalHost;
+use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use futures::stream::{self, StreamExt};
+use http_body_util::{BodyExt, Full};
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::TokioExecutor;
+
+/// Requests per measured iteration, and how many are in flight at once.
+const REQUESTS: usize = 256;
+const IN_FLIGHT: usize = 16;
+const BODY: &[u8] = b"{\"order\":42,\"items\":[1,2,3]}";
+
+/// The handler both servers run: echo the body with a content type.
+fn echo(body: Bytes) -> http::Response<Bytes> {
+    http::Response::builder().header("content-type", "application/json").body(body).expect("static response")
+}
+
+async fn cloudport_echo(req: HttpRequest) -> Result<HttpResponse, cloudport::Error> {
+    Ok(echo(req.into_body()))
+}
+
+async fn bare_axum() -> SocketAddr {
+    let app = axum::Router::new().route(
+        "/echo",
+        axum::routing::post(|body: Bytes| async move {
+            let res = echo(body);
+            let (parts, body) = res.into_parts();
+            http::Response::from_parts(parts, axum::body::Body::from(body))
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    tokio::spawn(async move { axum::serve(listener, app).await.expect("serve") });
+    addr
+}
+
+type HttpClient = Client<HttpConnector, Full<Bytes>>;
+
+async fn drive(client: &HttpClient, url: &str) -> Duration {
+    let start = Instant::now();
+    stream::iter(0..REQUESTS)
+        .map(|_| async {
+            let req = http::Request::post(url).body(Full::new(Bytes::from_static(BODY))).expect("request");
+            let res = client.request(req).await.expect("response");
+            assert!(res.status().is_success(), "status {}", res.status());
+            let body = res.into_body().collect().await.expect("body").to_bytes();
+            assert_eq!(&body[..], BODY);
+        })
+        .buffer_unordered(IN_FLIGHT)
+        .collect::<()>()
+        .await;
+    start.elapsed()
+}
+
+fn dispatch(c: &mut Criterion) {
+    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("runtime");
+    let (host, axum_addr) = rt.block_on(async {
+        let host = LocalHost::builder()
+            .function(Function::http("echo", cloudport_echo).with_concurrency(1024))
+            .http_addr(SocketAddr::from(([127, 0, 0, 1], 0)))
+            .build()
+            .expect("host")
+            .start()
+            .await
+            .expect("start");
+        (host, bare_axum().await)
+    });
+    let client: HttpClient = Client::builder(TokioExecutor::new()).build_http();
+    let cloudport_url = host.url("echo");
+    let axum_url = format!("http://{axum_addr}/echo");
+
+    let mut group = c.benchmark_group("function_http");
+    group.throughput(Throughput::Elements(REQUESTS as u64));
+    group.measurement_time(Duration::from_secs(8));
+    group.bench_function("bare_axum", |b| {
+        b.to_async(&rt).iter_custom(|iters| {
+            let (client, url) = (&client, &axum_url);
+            async move {
+                let mut total = Duration::ZERO;
+                for _ in 0..iters {
+                    total += drive(client, url).await;
+                }
+                total
+            }
+        });
+    });
+    group.bench_function("cloudport_local_host", |b| {
+        b.to_async(&rt).iter_custom(|iters| {
+            let (client, url) = (&client, &cloudport_url);
+            async move {
+                let mut total = Duration::ZERO;
+                for _ in 0..iters {
+                    total += drive(client, url).await;
+                }
+                total
+            }
+        });
+    });
+    group.finish();
+    rt.block_on(async { host.shutdown().await.expect("shutdown") });
+}
+
+criterion_group!(benches, dispatch);
+criterion_main!(benches);

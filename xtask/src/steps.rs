@@ -85,8 +85,12 @@ fn run_tests(conformance_dir: &Path) -> Result {
     benches.args(["check", "-p", "cloudport-benches", "--benches"]);
     run("benchmarks compile (cargo check --benches)", benches)?;
 
-    let mut example = cargo();
-    example.args(["run", "--example", "quickstart"]).env_remove("CLOUDPORT_BLOB_URL").env_remove("CLOUDPORT_QUEUE_URL");
-    run("the README's run command (cargo run --example quickstart)", example)?;
+    let mut app = cargo();
+    app.args(["run", "--example", "pipeline"]).env_remove("CLOUDPORT_HOST").env_remove("CLOUDPORT_BLOB_URL");
+    run("the README's run command (cargo run --example pipeline)", app)?;
+
+    let mut quickstart = cargo();
+    quickstart.args(["run", "--example", "quickstart"]).env_remove("CLOUDPORT_BLOB_URL").env_remove("CLOUDPORT_QUEUE_URL");
+    run("the storage quickstart (cargo run --example quickstart)", quickstart)?;
     Ok(())
 }

@@ -79,7 +79,7 @@ async fn start() -> RunningHost {
         .unwrap()
 }
 
-async fn eventually<F: Future<Output = bool>>(what: &str, mut check: impl FnMut() -> F) {
+async fn eventually(what: &str, mut check: impl AsyncFnMut() -> bool) {
     let deadline = Instant::now() + Duration::from_secs(5);
     while Instant::now() < deadline {
         if check().await {
@@ -103,7 +103,7 @@ async fn annotated_functions_run_on_the_local_host() {
     // blob -> queue -> blob: a write under inbox/ becomes a note recorded by the queue function.
     store.put(&BlobKey::new("inbox/a.txt").unwrap(), "a").await.unwrap();
     store.put(&BlobKey::new("elsewhere/b.txt").unwrap(), "b").await.unwrap();
-    eventually("the note to be recorded", || async {
+    eventually("the note to be recorded", async || {
         let entries: Vec<_> = futures::TryStreamExt::try_collect(store.list("log/")).await.unwrap_or_default();
         entries.len() == 1
     })
@@ -114,7 +114,7 @@ async fn annotated_functions_run_on_the_local_host() {
 
     // schedule: the every-second heartbeat writes its expression.
     let heartbeat = BlobKey::new("heartbeat").unwrap();
-    eventually("the heartbeat", || async { store.exists(&heartbeat).await.unwrap_or(false) }).await;
+    eventually("the heartbeat", async || { store.exists(&heartbeat).await.unwrap_or(false) }).await;
     assert_eq!(store.get_bytes(&heartbeat).await.unwrap(), "* * * * * *");
 
     host.shutdown().await.unwrap();

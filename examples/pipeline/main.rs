@@ -74,7 +74,7 @@ async fn drive(host: &RunningHost) -> Result<(), BoxError> {
     // The blob events enqueue jobs; the queue function writes results. Wait for both text files.
     for name in ["moby-dick.txt", "haiku.txt"] {
         let key = result_key(&BlobKey::new(format!("{}{name}", functions::UPLOADS))?)?;
-        wait_until(&format!("{key} to be written"), || async { store.exists(&key).await.unwrap_or(false) }).await?;
+        wait_until(&format!("{key} to be written"), async || store.exists(&key).await.unwrap_or(false)).await?;
         let count: WordCount = serde_json::from_slice(&store.get_bytes(&key).await?)?;
         println!("{} -> {} words, {} lines, {} bytes", count.source, count.words, count.lines, count.bytes);
     }
@@ -98,7 +98,7 @@ async fn drive(host: &RunningHost) -> Result<(), BoxError> {
     let res = http.delete(format!("{}/haiku.txt", host.url("upload"))).send().await?;
     println!("DELETE /upload/haiku.txt -> {}", res.status());
     let orphan = result_key(&BlobKey::new(format!("{}haiku.txt", functions::UPLOADS))?)?;
-    wait_until("the sweep to remove the orphaned result", || async { !store.exists(&orphan).await.unwrap_or(true) })
+    wait_until("the sweep to remove the orphaned result", async || !store.exists(&orphan).await.unwrap_or(true))
         .await?;
     println!("sweep removed {orphan}");
 
@@ -116,11 +116,7 @@ async fn wait_for_message(queue: &Arc<dyn cloudport::Queue>) -> Result<cloudport
     Err(format!("no message arrived on {} within 10 s", queue.name()).into())
 }
 
-async fn wait_until<F, Fut>(what: &str, mut done: F) -> Result<(), BoxError>
-where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = bool>,
-{
+async fn wait_until(what: &str, mut done: impl AsyncFnMut() -> bool) -> Result<(), BoxError> {
     let deadline = Instant::now() + Duration::from_secs(10);
     while Instant::now() < deadline {
         if done().await {

@@ -110,7 +110,7 @@ async fn annotated_functions_run_on_the_local_host() {
     .await;
     let entries: Vec<cloudport::ListEntry> = futures::TryStreamExt::try_collect(store.list("log/")).await.unwrap();
     let cloudport::ListEntry::Object(note) = &entries[0] else { panic!("expected an object") };
-    assert_eq!(store.get_bytes(&note.key).await.unwrap(), "\"created:inbox/a.txt\"", "only the inbox write fires");
+    assert_eq!(store.get_bytes(&note.key).await.unwrap(), "created:inbox/a.txt", "only the inbox write fires");
 
     // schedule: the every-second heartbeat writes its expression.
     let heartbeat = BlobKey::new("heartbeat").unwrap();

@@ -289,8 +289,26 @@ fn panicked(name: &str, panic: &(dyn Any + Send)) -> Error {
         .map(|s| (*s).to_owned())
         .or_else(|| panic.downcast_ref::<String>().cloned())
         .unwrap_or_else(|| "non-string panic payload".to_owned());
-    Error::new(ErrorKind::Other, format!("function {name:?} panicked: {message}"))
+    Error::new(ErrorKind::Other, format!("function {name:?} panicked: {message}")).with_source(Panicked)
 }
+
+/// Whether `error` is what [`Function::call`] returns for a handler that panicked.
+#[must_use]
+pub fn is_panic(error: &Error) -> bool {
+    std::error::Error::source(error).is_some_and(|s| s.is::<Panicked>())
+}
+
+/// The source marking errors made of panics.
+#[derive(Debug)]
+struct Panicked;
+
+impl fmt::Display for Panicked {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("the handler panicked")
+    }
+}
+
+impl std::error::Error for Panicked {}
 
 fn record_outcome(span: &tracing::Span, result: &Result<Output>) {
     let outcome = match result {

@@ -56,7 +56,7 @@ mod trigger;
 
 pub use blob_event::{BlobEvent, BlobEventKind};
 pub use context::Context;
-pub use function::{Function, FunctionSettings, MAX_FUNCTION_NAME_LEN};
+pub use function::{Function, FunctionSettings, MAX_FUNCTION_NAME_LEN, is_panic};
 pub use handler::{
     FunctionService, Handler, IntoBatchOutcome, IntoHttpResponse, blob_service, http_service, json_service,
     queue_service, schedule_service, tower_http_service,
@@ -65,7 +65,9 @@ pub use host::{HOST_ENV, HostKind};
 pub use invocation::{HttpRequest, HttpResponse, Input, Invocation, Output};
 pub use invoke::{ErrorPayload, Invoker, NoInvoker};
 pub use queue_batch::{BatchOutcome, MessageOutcome, QueueBatch, QueueMessage, RawMessage};
-pub use resources::{DEFAULT_STORE, ResourceOpener, Resources, blob_url_var, not_configured, queue_url_var};
+pub use resources::{
+    DEFAULT_STORE, ResourceOpener, Resources, blob_url_var, is_not_configured, not_configured, queue_url_var,
+};
 pub use schedule::{Schedule, ScheduleTick};
 pub use trace::{TRACEPARENT, TraceContext};
 pub use trigger::{Trigger, TriggerKind};

@@ -144,11 +144,30 @@ impl Resources {
     }
 }
 
-/// The error for a store or queue that nothing provides.
+/// The error for a store or queue that nothing provides; [`is_not_configured`] recognizes it.
 #[must_use]
 pub fn not_configured(what: &str, name: &str, var: &str) -> Error {
-    Error::config(format!("{what} {name:?} is not configured (set {var} to its URL)"))
+    Error::config(format!("{what} {name:?} is not configured (set {var} to its URL)")).with_source(NotConfigured)
 }
+
+/// Whether `error` says that nothing configures a store or queue (as opposed to a configuration
+/// that is present but wrong), so a host may fall back to a default.
+#[must_use]
+pub fn is_not_configured(error: &Error) -> bool {
+    std::error::Error::source(error).is_some_and(|s| s.is::<NotConfigured>())
+}
+
+/// The source marking [`not_configured`] errors.
+#[derive(Debug)]
+struct NotConfigured;
+
+impl fmt::Display for NotConfigured {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("no URL is configured")
+    }
+}
+
+impl std::error::Error for NotConfigured {}
 
 impl fmt::Debug for Resources {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

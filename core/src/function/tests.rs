@@ -86,6 +86,8 @@ async fn a_panic_fails_only_its_invocation() {
     let err = call(&f, Input::Json(Bytes::from_static(b"13"))).await.unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Other);
     assert!(err.to_string().contains("panicked: unlucky number"), "{err}");
+    assert!(is_panic(&err));
+    assert!(!is_panic(&Error::new(ErrorKind::Other, "function \"x\" panicked: not really")));
     let Output::Json(out) = call(&f, Input::Json(Bytes::from_static(b"12"))).await.unwrap() else { panic!() };
     assert_eq!(&out[..], b"12");
 }
@@ -215,6 +217,8 @@ fn names_must_be_portable_and_unique() {
 fn resources_name_the_variable_to_set() {
     let err = Resources::empty().queue("resize-jobs").unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Config);
+    assert!(is_not_configured(&err));
+    assert!(!is_not_configured(&Error::config("queue URL is malformed")));
     assert!(err.to_string().contains("CLOUDPORT_QUEUE_URL_RESIZE_JOBS"), "{err}");
     let err = Resources::empty().blob_store(DEFAULT_STORE).unwrap_err();
     assert!(err.to_string().contains("set CLOUDPORT_BLOB_URL "), "{err}");

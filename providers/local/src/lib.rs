@@ -4,6 +4,8 @@
 //! - [`MemoryBlobStore`] (`memory://name`): in process memory, same semantics.
 //! - [`MemoryQueue`] (`memory://name`): in process memory.
 //! - [`SqliteQueue`] (`sqlite:///path/queue.db?queue=name`): durable across crashes and restarts.
+//! - [`host::LocalHost`]: every portable function of a binary in one process, triggered by local
+//!   HTTP, queues, blob writes and timers.
 //!
 //! Users normally reach these through the `cloudport` facade (`cloudport::blob::open`,
 //! `cloudport::queue::open`); they can also be built directly:
@@ -30,6 +32,7 @@
 //! ```
 
 mod blob;
+pub mod host;
 mod queue;
 
 pub use blob::*;

@@ -1,0 +1,93 @@
+//! [`LocalInvoker`]: functions calling functions inside the local host's process.
+
+use std::fmt;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use bytes::Bytes;
+use cloudport_core::function::{Input, Invoker, Output, TraceContext, TriggerKind};
+use cloudport_core::telemetry::TARGET;
+use cloudport_core::{Error, ErrorKind, Result};
+
+use super::shared::{Hosted, Shared, shutting_down};
+
+/// The local host's [`Invoker`]: runs the named function in this process, through its
+/// concurrency limit, in the caller's trace. Handlers reach it through
+/// [`Context::invoke`](cloudport_core::function::Context::invoke); tests through
+/// [`RunningHost::invoke`](super::RunningHost::invoke).
+///
+/// Only functions taking JSON ([`Trigger::Invoke`](cloudport_core::function::Trigger::Invoke))
+/// can be invoked; the others are reached through their own trigger (an HTTP request, a queue
+/// message, a blob write).
+#[derive(Clone)]
+pub struct LocalInvoker {
+    shared: Arc<Shared>,
+}
+
+impl LocalInvoker {
+    pub(crate) fn new(shared: Arc<Shared>) -> Self {
+        Self { shared }
+    }
+
+    fn lookup(&self, function: &str) -> Result<Arc<Hosted>> {
+        let hosted = self.shared.function(function).ok_or_else(|| {
+            Error::new(
+                ErrorKind::NotFound,
+                format!(
+                    "no function named {function:?} on the local host (invocable functions: {})",
+                    self.shared.known(Some(TriggerKind::Invoke))
+                ),
+            )
+        })?;
+        let kind = hosted.kind();
+        if kind != TriggerKind::Invoke {
+            return Err(Error::invalid_input(format!(
+                "function {function:?} is triggered by {kind}, not invoked with JSON (send it what its trigger expects, or invoke one of: {})",
+                self.shared.known(Some(TriggerKind::Invoke))
+            )));
+        }
+        Ok(Arc::clone(hosted))
+    }
+}
+
+/// Runs one JSON invocation of `hosted`, waiting for a permit first.
+async fn run(shared: &Arc<Shared>, hosted: &Hosted, payload: Bytes, trace: TraceContext) -> Result<Bytes> {
+    let _permit = shared.wait_permit(hosted).await?;
+    match shared.call(hosted, Input::Json(payload), Some(trace)).await {
+        Some(Ok(Output::Json(json))) => Ok(json),
+        Some(Ok(_)) => Err(Error::new(
+            ErrorKind::Other,
+            format!("function {:?} returned something other than JSON to an invocation", hosted.name()),
+        )),
+        Some(Err(e)) => Err(e),
+        None => Err(shutting_down(hosted.name())),
+    }
+}
+
+#[async_trait]
+impl Invoker for LocalInvoker {
+    async fn invoke(&self, function: &str, payload: Bytes, trace: TraceContext) -> Result<Bytes> {
+        let hosted = self.lookup(function)?;
+        run(&self.shared, &hosted, payload, trace).await
+    }
+
+    async fn invoke_async(&self, function: &str, payload: Bytes, trace: TraceContext) -> Result<()> {
+        let hosted = self.lookup(function)?;
+        if self.shared.stop.is_cancelled() {
+            return Err(shutting_down(function));
+        }
+        let shared = Arc::clone(&self.shared);
+        self.shared.tracker.spawn(async move {
+            if let Err(e) = run(&shared, &hosted, payload, trace).await {
+                tracing::error!(target: TARGET, function = hosted.name(), error = %e, "asynchronous invocation failed");
+            }
+        });
+        Ok(())
+    }
+}
+
+impl fmt::Debug for LocalInvoker {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("LocalInvoker").field("functions", &self.shared.known(None)).finish()
+    }
+}

@@ -89,6 +89,7 @@ pub mod check {
         /// The success type.
         type Ok;
     }
+    #[diagnostic::do_not_recommend]
     impl<T, E: Into<Error>> HandlerResult for Result<T, E> {
         type Ok = T;
     }

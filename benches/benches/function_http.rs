@@ -47,6 +47,33 @@ async fn bare_axum() -> SocketAddr {
     addr
 }
 
+/// Bare axum calling `Function::call` directly: isolates the handler model's cost (context,
+/// span, deadline, panic guard) from the local host's routing, shedding and shutdown tracking.
+async fn axum_with_function_call() -> SocketAddr {
+    use cloudport::function::{Context, Input, Invocation, Output, TriggerKind};
+    let function = Function::http("echo", cloudport_echo);
+    let app = axum::Router::new().route(
+        "/echo",
+        axum::routing::post(move |req: axum::extract::Request| {
+            let function = function.clone();
+            async move {
+                let (parts, body) = req.into_parts();
+                let body = body.collect().await.expect("body").to_bytes();
+                let input = Input::Http(http::Request::from_parts(parts, body));
+                let ctx = Context::new("echo", TriggerKind::Http);
+                let Ok(Output::Http(res)) = function.call(Invocation::new(input, ctx)).await else {
+                    panic!("echo failed")
+                };
+                res.map(axum::body::Body::from)
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    tokio::spawn(async move { axum::serve(listener, app).await.expect("serve") });
+    addr
+}
+
 type HttpClient = Client<HttpConnector, Full<Bytes>>;
 
 async fn drive(client: &HttpClient, url: &str) -> Duration {
@@ -67,7 +94,7 @@ async fn drive(client: &HttpClient, url: &str) -> Duration {
 
 fn dispatch(c: &mut Criterion) {
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("runtime");
-    let (host, axum_addr) = rt.block_on(async {
+    let (host, axum_addr, call_addr) = rt.block_on(async {
         let host = LocalHost::builder()
             .function(Function::http("echo", cloudport_echo).with_concurrency(1024))
             .http_addr(SocketAddr::from(([127, 0, 0, 1], 0)))
@@ -76,11 +103,12 @@ fn dispatch(c: &mut Criterion) {
             .start()
             .await
             .expect("start");
-        (host, bare_axum().await)
+        (host, bare_axum().await, axum_with_function_call().await)
     });
     let client: HttpClient = Client::builder(TokioExecutor::new()).build_http();
     let cloudport_url = host.url("echo");
     let axum_url = format!("http://{axum_addr}/echo");
+    let call_url = format!("http://{call_addr}/echo");
 
     let mut group = c.benchmark_group("function_http");
     group.throughput(Throughput::Elements(REQUESTS as u64));
@@ -88,6 +116,18 @@ fn dispatch(c: &mut Criterion) {
     group.bench_function("bare_axum", |b| {
         b.to_async(&rt).iter_custom(|iters| {
             let (client, url) = (&client, &axum_url);
+            async move {
+                let mut total = Duration::ZERO;
+                for _ in 0..iters {
+                    total += drive(client, url).await;
+                }
+                total
+            }
+        });
+    });
+    group.bench_function("axum_calling_function", |b| {
+        b.to_async(&rt).iter_custom(|iters| {
+            let (client, url) = (&client, &call_url);
             async move {
                 let mut total = Duration::ZERO;
                 for _ in 0..iters {

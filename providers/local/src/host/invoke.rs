@@ -1,7 +1,7 @@
 //! [`LocalInvoker`]: functions calling functions inside the local host's process.
 
 use std::fmt;
-use std::sync::Arc;
+use std::sync::{Arc, Weak};
 
 use async_trait::async_trait;
 use bytes::Bytes;
@@ -19,23 +19,30 @@ use super::shared::{Hosted, Shared, shutting_down};
 /// Only functions taking JSON ([`Trigger::Invoke`](cloudport_core::function::Trigger::Invoke))
 /// can be invoked; the others are reached through their own trigger (an HTTP request, a queue
 /// message, a blob write).
+///
+/// The host keeps one invoker for all its contexts; it refers to the host weakly, so a context
+/// kept past the host's end fails with `Unavailable` instead of keeping the host alive.
 #[derive(Clone)]
 pub struct LocalInvoker {
-    shared: Arc<Shared>,
+    shared: Weak<Shared>,
 }
 
 impl LocalInvoker {
-    pub(crate) fn new(shared: Arc<Shared>) -> Self {
+    pub(crate) fn new(shared: Weak<Shared>) -> Self {
         Self { shared }
     }
 
-    fn lookup(&self, function: &str) -> Result<Arc<Hosted>> {
-        let hosted = self.shared.function(function).ok_or_else(|| {
+    fn shared(&self, function: &str) -> Result<Arc<Shared>> {
+        self.shared.upgrade().ok_or_else(|| shutting_down(function))
+    }
+
+    fn lookup(shared: &Shared, function: &str) -> Result<Arc<Hosted>> {
+        let hosted = shared.function(function).ok_or_else(|| {
             Error::new(
                 ErrorKind::NotFound,
                 format!(
                     "no function named {function:?} on the local host (invocable functions: {})",
-                    self.shared.known(Some(TriggerKind::Invoke))
+                    shared.known(Some(TriggerKind::Invoke))
                 ),
             )
         })?;
@@ -43,7 +50,7 @@ impl LocalInvoker {
         if kind != TriggerKind::Invoke {
             return Err(Error::invalid_input(format!(
                 "function {function:?} is triggered by {kind}, not invoked with JSON (send it what its trigger expects, or invoke one of: {})",
-                self.shared.known(Some(TriggerKind::Invoke))
+                shared.known(Some(TriggerKind::Invoke))
             )));
         }
         Ok(Arc::clone(hosted))
@@ -67,17 +74,19 @@ async fn run(shared: &Arc<Shared>, hosted: &Hosted, payload: Bytes, trace: Trace
 #[async_trait]
 impl Invoker for LocalInvoker {
     async fn invoke(&self, function: &str, payload: Bytes, trace: TraceContext) -> Result<Bytes> {
-        let hosted = self.lookup(function)?;
-        run(&self.shared, &hosted, payload, trace).await
+        let shared = self.shared(function)?;
+        let hosted = Self::lookup(&shared, function)?;
+        run(&shared, &hosted, payload, trace).await
     }
 
     async fn invoke_async(&self, function: &str, payload: Bytes, trace: TraceContext) -> Result<()> {
-        let hosted = self.lookup(function)?;
-        if self.shared.stop.is_cancelled() {
+        let shared = self.shared(function)?;
+        let hosted = Self::lookup(&shared, function)?;
+        if shared.stop.is_cancelled() {
             return Err(shutting_down(function));
         }
-        let shared = Arc::clone(&self.shared);
-        self.shared.tracker.spawn(async move {
+        let tracker = shared.tracker.clone();
+        tracker.spawn(async move {
             if let Err(e) = run(&shared, &hosted, payload, trace).await {
                 tracing::error!(target: TARGET, function = hosted.name(), error = %e, "asynchronous invocation failed");
             }
@@ -88,6 +97,7 @@ impl Invoker for LocalInvoker {
 
 impl fmt::Debug for LocalInvoker {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("LocalInvoker").field("functions", &self.shared.known(None)).finish()
+        let functions = self.shared.upgrade().map(|s| s.known(None));
+        f.debug_struct("LocalInvoker").field("functions", &functions).finish()
     }
 }

@@ -218,7 +218,7 @@ impl LocalHost {
 
         let hosted: BTreeMap<String, Arc<Hosted>> =
             functions.into_iter().map(|f| (f.name().to_owned(), Arc::new(Hosted::new(f, &config)))).collect();
-        let shared = Arc::new(Shared {
+        let shared = Arc::new_cyclic(|weak| Shared {
             config,
             functions: hosted,
             resources,
@@ -226,6 +226,7 @@ impl LocalHost {
             abort: CancellationToken::new(),
             tracker: TaskTracker::new(),
             life: shutdown::Lifecycle::default(),
+            invoker: Arc::new(LocalInvoker::new(weak.clone())),
         });
 
         let stop = shared.stop.clone();
@@ -300,7 +301,7 @@ impl RunningHost {
     /// The host's invoker, as handlers get it.
     #[must_use]
     pub fn invoker(&self) -> LocalInvoker {
-        LocalInvoker::new(Arc::clone(&self.shared))
+        LocalInvoker::new(Arc::downgrade(&self.shared))
     }
 
     /// Runs the invoke-triggered function `function` with `input` and returns its output.

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use cloudport_core::function::{
-    Context, Function, Input, Invocation, Output, Resources, TraceContext, Trigger, TriggerKind, is_panic,
+    Context, Function, Input, Invocation, Invoker, Output, Resources, TraceContext, Trigger, TriggerKind, is_panic,
 };
 use cloudport_core::telemetry::TARGET;
 use cloudport_core::{Error, ErrorKind, Result};
@@ -15,7 +15,6 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use super::config::HostConfig;
-use super::invoke::LocalInvoker;
 use super::shutdown::Lifecycle;
 use super::stats::{Counters, HostStats};
 
@@ -26,6 +25,8 @@ pub(crate) const HOST_NAME: &str = "local";
 #[derive(Debug)]
 pub(crate) struct Hosted {
     pub(crate) function: Function,
+    /// The function's name, shared by every context instead of copied into each.
+    pub(crate) name: Arc<str>,
     /// One permit per running invocation (per message for queue batches).
     pub(crate) permits: Arc<Semaphore>,
     pub(crate) stats: Counters,
@@ -38,6 +39,7 @@ impl Hosted {
     pub(crate) fn new(function: Function, config: &HostConfig) -> Self {
         let settings = function.settings();
         Self {
+            name: Arc::from(function.name()),
             permits: Arc::new(Semaphore::new(settings.concurrency.unwrap_or(config.default_concurrency))),
             stats: Counters::default(),
             timeout: settings.timeout.unwrap_or(config.default_timeout),
@@ -68,6 +70,8 @@ pub(crate) struct Shared {
     pub(crate) abort: CancellationToken,
     pub(crate) tracker: TaskTracker,
     pub(crate) life: Lifecycle,
+    /// The one invoker every context shares.
+    pub(crate) invoker: Arc<dyn Invoker>,
 }
 
 impl Shared {
@@ -84,12 +88,12 @@ impl Shared {
 
     /// A fresh context for one invocation of `hosted`.
     pub(crate) fn context(self: &Arc<Self>, hosted: &Hosted, parent: Option<TraceContext>) -> Context {
-        let ctx = Context::new(hosted.function.name(), hosted.kind())
-            .with_request_id(format!("{:032x}", rand::random::<u128>()))
+        // The request id is the context's own: 32 random hex digits (its trace id).
+        let ctx = Context::new(Arc::clone(&hosted.name), hosted.kind())
             .with_host(HOST_NAME)
             .with_timeout(hosted.timeout)
             .with_resources(self.resources.clone())
-            .with_invoker(Arc::new(LocalInvoker::new(Arc::clone(self))));
+            .with_invoker(Arc::clone(&self.invoker));
         match parent {
             Some(parent) => ctx.with_parent_trace(parent),
             None => ctx,

@@ -1,0 +1,8 @@
+use cloudport::function::ScheduleTick;
+
+#[cloudport::function(schedule = "0 * * * * *")]
+async fn tick(_tick: ScheduleTick) -> Result<(), String> {
+    Ok(())
+}
+
+fn main() {}

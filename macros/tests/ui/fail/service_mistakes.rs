@@ -1,0 +1,14 @@
+use std::convert::Infallible;
+
+use bytes::Bytes;
+use tower::util::BoxCloneSyncService;
+
+type Api = BoxCloneSyncService<http::Request<Bytes>, http::Response<String>, Infallible>;
+
+#[cloudport::function(http, service)]
+async fn api(prefix: String) -> Api {
+    let _ = prefix;
+    todo!()
+}
+
+fn main() {}

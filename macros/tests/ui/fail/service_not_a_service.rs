@@ -1,0 +1,6 @@
+#[cloudport::function(http, service)]
+fn api() -> String {
+    String::new()
+}
+
+fn main() {}

@@ -1,0 +1,9 @@
+use cloudport::Error;
+use cloudport::function::{HttpRequest, HttpResponse};
+
+#[cloudport::function(htttp)]
+async fn hello(_req: HttpRequest) -> Result<HttpResponse, Error> {
+    Ok(HttpResponse::default())
+}
+
+fn main() {}

@@ -30,6 +30,25 @@
 //! # }
 //! ```
 //!
+//! # Functions
+//!
+//! Handlers are ordinary `async fn`s annotated with [`#[cloudport::function]`](macro@function);
+//! [`run`] serves every registered function on the host the environment names (locally, all of
+//! them in one process). The handler model, with its inputs, outcomes and [`Context`](function::Context),
+//! is in [`function`](mod@function); the README has a complete app.
+//!
+//! ```
+//! use cloudport::function::{Context, HttpRequest, HttpResponse};
+//!
+//! #[cloudport::function(http, concurrency = 16)]
+//! async fn hello(req: HttpRequest, ctx: Context) -> Result<HttpResponse, cloudport::Error> {
+//!     let who = String::from_utf8_lossy(req.body()).into_owned();
+//!     Ok(HttpResponse::new(format!("hello {who}, from {}", ctx.function_name()).into()))
+//! }
+//!
+//! assert_eq!(hello::function().name(), "hello");
+//! ```
+//!
 //! # Providers and URLs
 //!
 //! | feature | blob store URL | queue URL |

@@ -20,7 +20,8 @@ struct Greeting {
 
 #[cloudport::function(http, concurrency = 4)]
 async fn greet(req: HttpRequest, ctx: Context) -> Result<HttpResponse, Error> {
-    let greeting: Greeting = ctx.invoke("shout", &Greeting { name: String::from_utf8_lossy(req.body()).into() }).await?;
+    let greeting: Greeting =
+        ctx.invoke("shout", &Greeting { name: String::from_utf8_lossy(req.body()).into() }).await?;
     Ok(HttpResponse::new(format!("hello {}", greeting.name).into()))
 }
 
@@ -114,7 +115,7 @@ async fn annotated_functions_run_on_the_local_host() {
 
     // schedule: the every-second heartbeat writes its expression.
     let heartbeat = BlobKey::new("heartbeat").unwrap();
-    eventually("the heartbeat", async || { store.exists(&heartbeat).await.unwrap_or(false) }).await;
+    eventually("the heartbeat", async || store.exists(&heartbeat).await.unwrap_or(false)).await;
     assert_eq!(store.get_bytes(&heartbeat).await.unwrap(), "* * * * * *");
 
     host.shutdown().await.unwrap();

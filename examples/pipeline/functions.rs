@@ -12,37 +12,37 @@ use http::{Method, StatusCode};
 use serde::{Deserialize, Serialize};
 
 /// Where uploads land; the blob trigger below watches this prefix.
-pub const UPLOADS: &str = "uploads/";
+pub(crate) const UPLOADS: &str = "uploads/";
 /// Where word counts are written.
-pub const RESULTS: &str = "results/";
+pub(crate) const RESULTS: &str = "results/";
 /// Largest upload accepted.
 const MAX_UPLOAD: usize = 1 << 20;
 
 /// A job on the `jobs` queue: count the words of one upload.
 #[derive(Debug, Serialize, Deserialize)]
-pub struct CountJob {
-    pub key: String,
+pub(crate) struct CountJob {
+    pub(crate) key: String,
 }
 
 /// What `count_words` writes for each upload.
 #[derive(Debug, Serialize, Deserialize)]
-pub struct WordCount {
-    pub source: String,
-    pub words: u64,
-    pub lines: u64,
-    pub bytes: u64,
+pub(crate) struct WordCount {
+    pub(crate) source: String,
+    pub(crate) words: u64,
+    pub(crate) lines: u64,
+    pub(crate) bytes: u64,
 }
 
 /// Totals over every result, as `summarize` returns them.
 #[derive(Debug, Default, Serialize, Deserialize)]
-pub struct Totals {
-    pub documents: u64,
-    pub words: u64,
+pub(crate) struct Totals {
+    pub(crate) documents: u64,
+    pub(crate) words: u64,
 }
 
 /// `PUT /upload/<name>` stores the body as `uploads/<name>`; `DELETE /upload/<name>` removes it.
 #[cloudport::function(http, concurrency = 32, timeout = "30s")]
-pub async fn upload(req: HttpRequest, ctx: Context) -> Result<HttpResponse, Error> {
+pub(crate) async fn upload(req: HttpRequest, ctx: Context) -> Result<HttpResponse, Error> {
     let name = req.uri().path().trim_start_matches('/');
     if name.is_empty() {
         return Ok(text(StatusCode::BAD_REQUEST, "name the upload: PUT /upload/<name>".into()));
@@ -71,7 +71,7 @@ pub async fn upload(req: HttpRequest, ctx: Context) -> Result<HttpResponse, Erro
 
 /// A new upload becomes a counting job.
 #[cloudport::function(blob = "uploads/")]
-pub async fn on_upload(event: BlobEvent, ctx: Context) -> Result<(), Error> {
+pub(crate) async fn on_upload(event: BlobEvent, ctx: Context) -> Result<(), Error> {
     if event.kind != BlobEventKind::Created {
         return Ok(()); // deletions are handled by the sweep
     }
@@ -85,7 +85,7 @@ pub async fn on_upload(event: BlobEvent, ctx: Context) -> Result<(), Error> {
 /// Per-message outcomes: a vanished upload is done (nothing to count), text that is not UTF-8 is
 /// dead-lettered at once (retrying cannot fix it), and a store hiccup retries only that message.
 #[cloudport::function(queue = "jobs", batch_size = 10, max_deliveries = 3)]
-pub async fn count_words(batch: QueueBatch<CountJob>, ctx: Context) -> Result<BatchOutcome, Error> {
+pub(crate) async fn count_words(batch: QueueBatch<CountJob>, ctx: Context) -> Result<BatchOutcome, Error> {
     let store = ctx.blob()?;
     let mut outcome = BatchOutcome::ack_all();
     for message in &batch {
@@ -119,7 +119,7 @@ pub async fn count_words(batch: QueueBatch<CountJob>, ctx: Context) -> Result<Ba
 /// Removes results whose upload is gone. Every two seconds, so the demo shows it; a real app
 /// would sweep every few minutes (`"0 */5 * * * *"`).
 #[cloudport::function(schedule = "*/2 * * * * *")]
-pub async fn sweep(_tick: ScheduleTick, ctx: Context) -> Result<(), Error> {
+pub(crate) async fn sweep(_tick: ScheduleTick, ctx: Context) -> Result<(), Error> {
     let store = ctx.blob()?;
     let results: Vec<ListEntry> = store.list(RESULTS).try_collect().await?;
     for entry in results {
@@ -136,14 +136,14 @@ pub async fn sweep(_tick: ScheduleTick, ctx: Context) -> Result<(), Error> {
 
 /// `GET /stats`: totals over all results, computed by invoking `summarize`.
 #[cloudport::function(http)]
-pub async fn stats(_req: HttpRequest, ctx: Context) -> Result<HttpResponse, Error> {
+pub(crate) async fn stats(_req: HttpRequest, ctx: Context) -> Result<HttpResponse, Error> {
     let totals: Totals = ctx.invoke("summarize", &()).await?;
     Ok(text(StatusCode::OK, serde_json::to_string(&totals)?))
 }
 
 /// Sums every result. Invoked by `stats`; any function can invoke it by name.
 #[cloudport::function]
-pub async fn summarize(_: (), ctx: Context) -> Result<Totals, Error> {
+pub(crate) async fn summarize(_: (), ctx: Context) -> Result<Totals, Error> {
     let store = ctx.blob()?;
     let mut totals = Totals::default();
     let results: Vec<ListEntry> = store.list(RESULTS).try_collect().await?;
@@ -157,7 +157,7 @@ pub async fn summarize(_: (), ctx: Context) -> Result<Totals, Error> {
 }
 
 /// `results/<name>.json` for `uploads/<name>`.
-pub fn result_key(source: &BlobKey) -> Result<BlobKey, Error> {
+pub(crate) fn result_key(source: &BlobKey) -> Result<BlobKey, Error> {
     BlobKey::new(format!("{RESULTS}{}.json", source.as_str().trim_start_matches(UPLOADS)))
 }
 

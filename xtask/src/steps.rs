@@ -90,7 +90,10 @@ fn run_tests(conformance_dir: &Path) -> Result {
     run("the README's run command (cargo run --example pipeline)", app)?;
 
     let mut quickstart = cargo();
-    quickstart.args(["run", "--example", "quickstart"]).env_remove("CLOUDPORT_BLOB_URL").env_remove("CLOUDPORT_QUEUE_URL");
+    quickstart
+        .args(["run", "--example", "quickstart"])
+        .env_remove("CLOUDPORT_BLOB_URL")
+        .env_remove("CLOUDPORT_QUEUE_URL");
     run("the storage quickstart (cargo run --example quickstart)", quickstart)?;
     Ok(())
 }

@@ -178,9 +178,9 @@ impl Function {
         <L::Service as Service<Invocation>>::Error: Into<BoxError>,
     {
         let layered = layer.layer(self.service);
-        self.service = FunctionService::new(layered.map_err(|e: <L::Service as Service<Invocation>>::Error| {
-            Error::from_box(e.into())
-        }));
+        self.service = FunctionService::new(
+            layered.map_err(|e: <L::Service as Service<Invocation>>::Error| Error::from_box(e.into())),
+        );
         self
     }
 

@@ -94,11 +94,8 @@ impl ErrorPayload {
     /// The error this payload describes; types cloudport did not write become `Other`.
     #[must_use]
     pub fn into_error(self) -> Error {
-        let kind = self
-            .error_type
-            .strip_prefix(ERROR_TYPE_PREFIX)
-            .and_then(ErrorKind::from_name)
-            .unwrap_or(ErrorKind::Other);
+        let kind =
+            self.error_type.strip_prefix(ERROR_TYPE_PREFIX).and_then(ErrorKind::from_name).unwrap_or(ErrorKind::Other);
         if kind == ErrorKind::Other && !self.error_type.starts_with(ERROR_TYPE_PREFIX) {
             return Error::new(kind, format!("{}: {}", self.error_type, self.error_message));
         }

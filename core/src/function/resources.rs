@@ -90,9 +90,7 @@ impl Resources {
     }
 
     fn build(opener: Option<Arc<dyn ResourceOpener>>) -> Self {
-        Self {
-            inner: Arc::new(Inner { stores: Mutex::default(), queues: Mutex::default(), opener }),
-        }
+        Self { inner: Arc::new(Inner { stores: Mutex::default(), queues: Mutex::default(), opener }) }
     }
 
     /// Registers `store` as the blob store called `name`, replacing any earlier one.
@@ -171,10 +169,8 @@ impl std::error::Error for NotConfigured {}
 
 impl fmt::Debug for Resources {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let stores: Vec<String> =
-            self.inner.stores.lock().unwrap_or_else(|e| e.into_inner()).keys().cloned().collect();
-        let queues: Vec<String> =
-            self.inner.queues.lock().unwrap_or_else(|e| e.into_inner()).keys().cloned().collect();
+        let stores: Vec<String> = self.inner.stores.lock().unwrap_or_else(|e| e.into_inner()).keys().cloned().collect();
+        let queues: Vec<String> = self.inner.queues.lock().unwrap_or_else(|e| e.into_inner()).keys().cloned().collect();
         f.debug_struct("Resources")
             .field("stores", &stores)
             .field("queues", &queues)

@@ -47,7 +47,8 @@ async fn queue_outcomes_merge_per_message() {
         Ok(outcome)
     }
     let f = Function::queue("work", "jobs", work);
-    let input = Input::Queue(vec![raw("a", r#"{"n":1}"#), raw("b", r#"{"n":2}"#), raw("c", r#"{"n":3}"#), raw("d", "{")]);
+    let input =
+        Input::Queue(vec![raw("a", r#"{"n":1}"#), raw("b", r#"{"n":2}"#), raw("c", r#"{"n":3}"#), raw("d", "{")]);
     let Output::Batch(outcome) = call(&f, input).await.unwrap() else { panic!("not a batch") };
     assert_eq!(outcome.outcome_of(&MessageId::new("a")), &MessageOutcome::Ack);
     assert_eq!(

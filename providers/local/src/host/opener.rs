@@ -4,7 +4,9 @@ use std::collections::{HashMap, HashSet};
 use std::fmt;
 use std::sync::{Arc, Mutex, PoisonError};
 
-use cloudport_core::function::{BlobEvent, DEFAULT_STORE, ResourceOpener, blob_url_var, is_not_configured, queue_url_var};
+use cloudport_core::function::{
+    BlobEvent, DEFAULT_STORE, ResourceOpener, blob_url_var, is_not_configured, queue_url_var,
+};
 use cloudport_core::telemetry::TARGET;
 use cloudport_core::{BlobStore, DeadLetterPolicy, Queue, Result};
 use tokio::sync::mpsc::UnboundedSender;

@@ -8,6 +8,7 @@ use cloudport_core::function::{BatchOutcome, Input, MessageOutcome, Output, RawM
 use cloudport_core::telemetry::TARGET;
 use cloudport_core::{Delivery, Queue, QueueCapabilities, Receipt, ReceiveOptions, Result};
 use tokio::sync::OwnedSemaphorePermit;
+use tokio_util::sync::CancellationToken;
 
 use super::shared::{Hosted, Shared};
 use super::stats::Counters;
@@ -82,14 +83,17 @@ async fn handle_batch(
     let raw: Vec<RawMessage> = deliveries.iter().map(RawMessage::from).collect();
     let parent = deliveries.first().and_then(|d| d.attributes.get(TRACEPARENT)).and_then(|v| TraceContext::parse(v));
     let mut leases: Vec<Lease> = deliveries.iter().map(|d| Lease { receipt: d.receipt.clone(), lost: false }).collect();
-    let result = {
-        let renew = renew(&*queue, &mut leases, shared.config.lease);
-        tokio::select! {
-            biased;
-            result = shared.call(&hosted, Input::Queue(raw), parent) => result,
-            never = renew => match never {},
-        }
-    };
+    // The renewal stops between extensions, never inside one: an extension cut short after the
+    // queue applied it would leave us holding a stale receipt.
+    let handled = CancellationToken::new();
+    let (result, ()) = tokio::join!(
+        async {
+            let result = shared.call(&hosted, Input::Queue(raw), parent).await;
+            handled.cancel();
+            result
+        },
+        renew(&*queue, &mut leases, shared.config.lease, &handled),
+    );
     let outcome = match result {
         Some(Ok(Output::Batch(outcome))) => outcome,
         Some(Ok(_)) => {
@@ -120,11 +124,14 @@ struct Lease {
     lost: bool,
 }
 
-/// Extends every lease each third of the lease period, for as long as it is polled.
-async fn renew(queue: &dyn Queue, leases: &mut [Lease], lease: Duration) -> std::convert::Infallible {
+/// Extends every lease each third of the lease period until `handled` is cancelled.
+async fn renew(queue: &dyn Queue, leases: &mut [Lease], lease: Duration, handled: &CancellationToken) {
     let every = (lease / 3).max(Duration::from_millis(100));
     loop {
-        tokio::time::sleep(every).await;
+        tokio::select! {
+            () = handled.cancelled() => return,
+            () = tokio::time::sleep(every) => {}
+        }
         for held in leases.iter_mut().filter(|l| !l.lost) {
             match queue.extend_lease(&held.receipt, lease).await {
                 Ok(receipt) => held.receipt = receipt,

@@ -113,42 +113,22 @@ fn dispatch(c: &mut Criterion) {
     let mut group = c.benchmark_group("function_http");
     group.throughput(Throughput::Elements(REQUESTS as u64));
     group.measurement_time(Duration::from_secs(8));
-    group.bench_function("bare_axum", |b| {
-        b.to_async(&rt).iter_custom(|iters| {
-            let (client, url) = (&client, &axum_url);
-            async move {
-                let mut total = Duration::ZERO;
-                for _ in 0..iters {
-                    total += drive(client, url).await;
+    for (name, url) in
+        [("bare_axum", &axum_url), ("axum_calling_function", &call_url), ("cloudport_local_host", &cloudport_url)]
+    {
+        group.bench_function(name, |b| {
+            b.to_async(&rt).iter_custom(|iters| {
+                let client = &client;
+                async move {
+                    let mut total = Duration::ZERO;
+                    for _ in 0..iters {
+                        total += drive(client, url).await;
+                    }
+                    total
                 }
-                total
-            }
+            });
         });
-    });
-    group.bench_function("axum_calling_function", |b| {
-        b.to_async(&rt).iter_custom(|iters| {
-            let (client, url) = (&client, &call_url);
-            async move {
-                let mut total = Duration::ZERO;
-                for _ in 0..iters {
-                    total += drive(client, url).await;
-                }
-                total
-            }
-        });
-    });
-    group.bench_function("cloudport_local_host", |b| {
-        b.to_async(&rt).iter_custom(|iters| {
-            let (client, url) = (&client, &cloudport_url);
-            async move {
-                let mut total = Duration::ZERO;
-                for _ in 0..iters {
-                    total += drive(client, url).await;
-                }
-                total
-            }
-        });
-    });
+    }
     group.finish();
     rt.block_on(async { host.shutdown().await.expect("shutdown") });
 }

@@ -6,17 +6,16 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
-use bytes::Bytes;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use super::invoke::{Invoker, NoInvoker};
+use super::invoke::{Invoker, InvokerExt, NoInvoker};
 use super::resources::{DEFAULT_STORE, Resources};
 use super::trace::{TRACEPARENT, TraceContext};
 use super::trigger::TriggerKind;
 use crate::blob::BlobStore;
 use crate::capability::QueueCapabilities;
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::queue::{Delivery, Message, MessageId, Queue, Receipt, ReceiveOptions};
 
 /// One invocation's context: who is running, until when, in which trace, and with which stores,
@@ -214,11 +213,7 @@ impl Context {
         I: Serialize + ?Sized,
         O: DeserializeOwned,
     {
-        let payload = Bytes::from(serde_json::to_vec(input)?);
-        let output = self.inner.invoker.invoke(function, payload, self.inner.trace.child()).await?;
-        serde_json::from_slice(&output).map_err(|e| {
-            Error::invalid_input(format!("output of function {function:?} does not decode: {e}")).with_source(e)
-        })
+        self.inner.invoker.invoke_json(function, input, self.inner.trace.child()).await
     }
 
     /// Starts the function `function` with `input` as JSON, without waiting for it.
@@ -229,8 +224,7 @@ impl Context {
     where
         I: Serialize + ?Sized,
     {
-        let payload = Bytes::from(serde_json::to_vec(input)?);
-        self.inner.invoker.invoke_async(function, payload, self.inner.trace.child()).await
+        self.inner.invoker.invoke_json_async(function, input, self.inner.trace.child()).await
     }
 }
 

@@ -5,6 +5,7 @@ use std::fmt;
 
 use async_trait::async_trait;
 use bytes::Bytes;
+use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
 use super::trace::TraceContext;
@@ -32,6 +33,54 @@ pub trait Invoker: fmt::Debug + Send + Sync {
     /// `NotFound` for an unknown function; transport errors of the host.
     async fn invoke_async(&self, function: &str, payload: Bytes, trace: TraceContext) -> Result<()>;
 }
+
+/// Typed invocation over any [`Invoker`]: the input is serialized to JSON and the output
+/// decoded, so callers (a handler's [`Context`](super::Context), a host's test handle) share one
+/// conversion.
+pub trait InvokerExt: Invoker {
+    /// Runs `function` with `input` as JSON and decodes its JSON output.
+    ///
+    /// # Errors
+    /// As [`Invoker::invoke`]; `InvalidInput` when `input` does not serialize or the output does
+    /// not decode into `O`.
+    fn invoke_json<I, O>(
+        &self,
+        function: &str,
+        input: &I,
+        trace: TraceContext,
+    ) -> impl Future<Output = Result<O>> + Send
+    where
+        I: Serialize + ?Sized,
+        O: DeserializeOwned,
+    {
+        let payload = serde_json::to_vec(input).map(Bytes::from);
+        async move {
+            let output = self.invoke(function, payload?, trace).await?;
+            serde_json::from_slice(&output).map_err(|e| {
+                Error::invalid_input(format!("output of function {function:?} does not decode: {e}")).with_source(e)
+            })
+        }
+    }
+
+    /// Starts `function` with `input` as JSON, without waiting for it.
+    ///
+    /// # Errors
+    /// As [`Invoker::invoke_async`]; `InvalidInput` when `input` does not serialize.
+    fn invoke_json_async<I>(
+        &self,
+        function: &str,
+        input: &I,
+        trace: TraceContext,
+    ) -> impl Future<Output = Result<()>> + Send
+    where
+        I: Serialize + ?Sized,
+    {
+        let payload = serde_json::to_vec(input).map(Bytes::from);
+        async move { self.invoke_async(function, payload?, trace).await }
+    }
+}
+
+impl<T: Invoker + ?Sized> InvokerExt for T {}
 
 /// An invoker for hosts that cannot invoke: every call fails with `Config`.
 #[derive(Debug, Clone, Copy, Default)]

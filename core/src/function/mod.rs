@@ -63,7 +63,7 @@ pub use handler::{
 };
 pub use host::{HOST_ENV, HostKind};
 pub use invocation::{HttpRequest, HttpResponse, Input, Invocation, Output};
-pub use invoke::{ErrorPayload, Invoker, NoInvoker};
+pub use invoke::{ErrorPayload, Invoker, InvokerExt, NoInvoker};
 pub use queue_batch::{BatchOutcome, MessageOutcome, QueueBatch, QueueMessage, RawMessage};
 pub use resources::{
     DEFAULT_STORE, ResourceOpener, Resources, blob_url_var, is_not_configured, not_configured, queue_url_var,

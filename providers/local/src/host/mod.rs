@@ -93,8 +93,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use bytes::Bytes;
-use cloudport_core::function::{Function, Invoker, ResourceOpener, Resources, TraceContext, Trigger};
+use cloudport_core::function::{Function, InvokerExt, ResourceOpener, Resources, TraceContext, Trigger};
 use cloudport_core::queue::check_lease;
 use cloudport_core::telemetry::TARGET;
 use cloudport_core::{BlobStore, Error, Queue, Result};
@@ -314,11 +313,7 @@ impl RunningHost {
         I: Serialize + ?Sized,
         O: DeserializeOwned,
     {
-        let payload = Bytes::from(serde_json::to_vec(input)?);
-        let output = self.invoker().invoke(function, payload, TraceContext::new_root()).await?;
-        serde_json::from_slice(&output).map_err(|e| {
-            Error::invalid_input(format!("output of function {function:?} does not decode: {e}")).with_source(e)
-        })
+        self.invoker().invoke_json(function, input, TraceContext::new_root()).await
     }
 
     /// Starts the invoke-triggered function `function` with `input` without waiting for it.
@@ -329,8 +324,7 @@ impl RunningHost {
     where
         I: Serialize + ?Sized,
     {
-        let payload = Bytes::from(serde_json::to_vec(input)?);
-        self.invoker().invoke_async(function, payload, TraceContext::new_root()).await
+        self.invoker().invoke_json_async(function, input, TraceContext::new_root()).await
     }
 
     /// What each function has done so far.

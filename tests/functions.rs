@@ -54,11 +54,21 @@ async fn heartbeat(tick: ScheduleTick, ctx: Context) -> Result<(), Error> {
     Ok(())
 }
 
+/// A whole axum `Router` as one http function: its routes are relative to the function's mount.
+#[cloudport::function(http, service)]
+fn api() -> axum::Router {
+    use axum::routing::get;
+    axum::Router::new().route("/health", get(|| async { "ok" })).route(
+        "/orders/{id}",
+        get(|axum::extract::Path(id): axum::extract::Path<u32>| async move { format!("order {id}") }),
+    )
+}
+
 #[test]
 fn the_attribute_registers_every_function_once() {
     let functions = registry::registered().unwrap();
     let names: Vec<&str> = functions.iter().map(|f| f.name()).collect();
-    assert_eq!(names, ["greet", "heartbeat", "on_inbox", "record_notes", "shout"]);
+    assert_eq!(names, ["api", "greet", "heartbeat", "on_inbox", "record_notes", "shout"]);
     let notes = functions.iter().find(|f| f.name() == "record_notes").unwrap();
     assert_eq!(notes.trigger(), &Trigger::Queue { queue: "notes".into() });
     assert_eq!(notes.settings().batch_size, Some(5));
@@ -100,6 +110,14 @@ async fn annotated_functions_run_on_the_local_host() {
     let res = reqwest::Client::new().post(host.url("greet")).body("ferris").send().await.unwrap();
     assert_eq!(res.status(), 200);
     assert_eq!(res.text().await.unwrap(), "hello FERRIS");
+
+    // an axum Router served as one function, routed below its mount.
+    let res = reqwest::get(format!("{}/orders/42", host.url("api"))).await.unwrap();
+    assert_eq!(res.status(), 200);
+    assert_eq!(res.text().await.unwrap(), "order 42");
+    let res = reqwest::get(format!("{}/health", host.url("api"))).await.unwrap();
+    assert_eq!(res.text().await.unwrap(), "ok");
+    assert_eq!(reqwest::get(format!("{}/nope", host.url("api"))).await.unwrap().status(), 404);
 
     // blob -> queue -> blob: a write under inbox/ becomes a note recorded by the queue function.
     store.put(&BlobKey::new("inbox/a.txt").unwrap(), "a").await.unwrap();

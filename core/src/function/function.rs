@@ -14,7 +14,7 @@ use tracing::Instrument;
 use tracing::field::Empty;
 
 use super::blob_event::BlobEvent;
-use super::handler::{self, FunctionService, Handler, IntoBatchOutcome, IntoHttpResponse};
+use super::handler::{self, FunctionService, Handler, IntoBatchOutcome, IntoHttpResponse, ServiceBody};
 use super::invocation::{HttpRequest, Input, Invocation, Output};
 use super::queue_batch::QueueBatch;
 use super::schedule::{Schedule, ScheduleTick};
@@ -81,14 +81,15 @@ impl Function {
         Self::from_service(name, Trigger::Http, handler::http_service(handler))
     }
 
-    /// An HTTP function served by a tower service, such as a whole axum `Router`.
+    /// An HTTP function served by a tower service, such as a whole axum `Router`. The service
+    /// gets the request with its whole body as a [`ServiceBody`] and its path below the
+    /// function's mount.
     #[must_use]
-    pub fn http_service<S, B, RB>(name: impl Into<Arc<str>>, service: S) -> Self
+    pub fn http_service<S, RB>(name: impl Into<Arc<str>>, service: S) -> Self
     where
-        S: Service<http::Request<B>, Response = http::Response<RB>> + Clone + Send + Sync + 'static,
+        S: Service<http::Request<ServiceBody>, Response = http::Response<RB>> + Clone + Send + Sync + 'static,
         S::Future: Send + 'static,
         S::Error: Into<BoxError>,
-        B: From<bytes::Bytes> + Send + 'static,
         RB: http_body::Body + Send + 'static,
         RB::Data: Send,
         RB::Error: Into<BoxError>,

@@ -141,14 +141,19 @@ where
     }))
 }
 
+/// The request body a tower HTTP service function receives: the whole body, already read.
+///
+/// One concrete type, so that services generic over their body (an axum `Router`, tower-http
+/// stacks) need no annotation.
+pub type ServiceBody = http_body_util::Full<Bytes>;
+
 /// The service for a tower HTTP service, such as an axum `Router`: requests and responses keep
 /// whole bodies, as on every function platform.
-pub fn tower_http_service<S, B, RB>(service: S) -> FunctionService
+pub fn tower_http_service<S, RB>(service: S) -> FunctionService
 where
-    S: Service<http::Request<B>, Response = http::Response<RB>> + Clone + Send + Sync + 'static,
+    S: Service<http::Request<ServiceBody>, Response = http::Response<RB>> + Clone + Send + Sync + 'static,
     S::Future: Send + 'static,
     S::Error: Into<BoxError>,
-    B: From<Bytes> + Send + 'static,
     RB: http_body::Body + Send + 'static,
     RB::Data: Send,
     RB::Error: Into<BoxError>,
@@ -157,7 +162,7 @@ where
         let service = service.clone();
         async move {
             let req = match inv.input {
-                Input::Http(req) => req.map(B::from),
+                Input::Http(req) => req.map(ServiceBody::new),
                 other => return Err(mismatch(inv.context.function_name(), "http requests", &other)),
             };
             let response = service.oneshot(req).await.map_err(|e| Error::from_box(e.into()))?;

@@ -58,8 +58,8 @@ pub use blob_event::{BlobEvent, BlobEventKind};
 pub use context::Context;
 pub use function::{Function, FunctionSettings, MAX_FUNCTION_NAME_LEN, is_panic};
 pub use handler::{
-    FunctionService, Handler, IntoBatchOutcome, IntoHttpResponse, blob_service, http_service, json_service,
-    queue_service, schedule_service, tower_http_service,
+    FunctionService, Handler, IntoBatchOutcome, IntoHttpResponse, ServiceBody, blob_service, http_service,
+    json_service, queue_service, schedule_service, tower_http_service,
 };
 pub use host::{HOST_ENV, HostKind};
 pub use invocation::{HttpRequest, HttpResponse, Input, Invocation, Output};

@@ -132,8 +132,8 @@ async fn wrong_inputs_are_invalid_not_panics() {
 
 #[tokio::test]
 async fn tower_services_and_layers_compose() {
-    let echo = tower::service_fn(|req: http::Request<Bytes>| async move {
-        Ok::<_, std::convert::Infallible>(http::Response::new(http_body_util::Full::new(req.into_body())))
+    let echo = tower::service_fn(|req: http::Request<ServiceBody>| async move {
+        Ok::<_, std::convert::Infallible>(http::Response::new(req.into_body()))
     });
     let f = Function::http_service("echo", echo);
     let req = HttpRequest::new(Bytes::from_static(b"ping"));

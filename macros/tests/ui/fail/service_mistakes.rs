@@ -1,9 +1,8 @@
 use std::convert::Infallible;
 
-use bytes::Bytes;
 use tower::util::BoxCloneSyncService;
 
-type Api = BoxCloneSyncService<http::Request<Bytes>, http::Response<String>, Infallible>;
+type Api = BoxCloneSyncService<http::Request<cloudport::function::ServiceBody>, http::Response<String>, Infallible>;
 
 #[cloudport::function(http, service)]
 async fn api(prefix: String) -> Api {

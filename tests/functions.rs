@@ -138,3 +138,34 @@ async fn annotated_functions_run_on_the_local_host() {
 
     host.shutdown().await.unwrap();
 }
+
+/// Every invocation's span carries the same fields on every host, because `Function::call` makes
+/// it; a batch's span names its producers' traces.
+#[tokio::test]
+async fn invocations_run_in_a_function_span() {
+    use cloudport::MessageId;
+    use cloudport::function::{Input, Invocation, RawMessage, TRACEPARENT, TraceContext, TriggerKind};
+
+    let producer = TraceContext::new_root();
+    let message = RawMessage::new(MessageId::new("m1"), "\"hello\"")
+        .with_attributes([(TRACEPARENT.to_owned(), producer.to_traceparent())].into());
+    let ctx = Context::new("record_notes", TriggerKind::Queue)
+        .with_request_id("req-1")
+        .with_parent_trace(producer)
+        .with_resources(cloudport::function::Resources::empty());
+    let (result, spans) = cloudport_conformance::trace::capture(
+        record_notes::function().call(Invocation::new(Input::Queue(vec![message]), ctx)),
+    )
+    .await;
+    // No store is configured in this context: the handler fails, and the batch is retried.
+    let output = result.unwrap();
+    assert!(matches!(output, cloudport::function::Output::Batch(ref b) if !b.is_all_ack()), "{output:?}");
+    let span = spans.iter().find(|s| s.name == "function").expect("a function span");
+    assert_eq!(span.field("function"), Some("record_notes"));
+    assert_eq!(span.field("trigger"), Some("queue"));
+    assert_eq!(span.field("request_id"), Some("req-1"));
+    assert_eq!(span.field("trace_id"), Some(producer.trace_id().as_str()));
+    assert_eq!(span.field("parent_span_id"), Some(producer.span_id().as_str()));
+    assert_eq!(span.field("links"), Some(producer.to_traceparent().as_str()));
+    assert_eq!(span.field("outcome"), Some("partial"));
+}

@@ -37,48 +37,114 @@ pub mod check {
         message = "an http function takes `HttpRequest`, not `{Self}`",
         label = "expected `cloudport::function::HttpRequest`"
     )]
-    pub trait HttpInput {}
-    impl HttpInput for HttpRequest {}
+    pub trait HttpInput {
+        /// The handler, passed through unchanged; an error type when the check fails, which
+        /// keeps rustc from reporting the same mistake again at the constructor.
+        type Pass<H>;
+        /// Passes `handler` through.
+        fn pass<H>(handler: H) -> Self::Pass<H>;
+    }
+    impl HttpInput for HttpRequest {
+        type Pass<H> = H;
+        fn pass<H>(handler: H) -> H {
+            handler
+        }
+    }
 
     /// Inputs of queue functions.
     #[diagnostic::on_unimplemented(
         message = "a queue function takes `QueueBatch<T>` with `T: Deserialize`, not `{Self}`",
         label = "expected `cloudport::function::QueueBatch<T>`"
     )]
-    pub trait QueueInput {}
-    impl<T: DeserializeOwned> QueueInput for QueueBatch<T> {}
+    pub trait QueueInput {
+        /// The handler, passed through unchanged; an error type when the check fails, which
+        /// keeps rustc from reporting the same mistake again at the constructor.
+        type Pass<H>;
+        /// Passes `handler` through.
+        fn pass<H>(handler: H) -> Self::Pass<H>;
+    }
+    impl<T: DeserializeOwned> QueueInput for QueueBatch<T> {
+        type Pass<H> = H;
+        fn pass<H>(handler: H) -> H {
+            handler
+        }
+    }
 
     /// Inputs of blob functions.
     #[diagnostic::on_unimplemented(
         message = "a blob function takes `BlobEvent`, not `{Self}`",
         label = "expected `cloudport::function::BlobEvent`"
     )]
-    pub trait BlobInput {}
-    impl BlobInput for BlobEvent {}
+    pub trait BlobInput {
+        /// The handler, passed through unchanged; an error type when the check fails, which
+        /// keeps rustc from reporting the same mistake again at the constructor.
+        type Pass<H>;
+        /// Passes `handler` through.
+        fn pass<H>(handler: H) -> Self::Pass<H>;
+    }
+    impl BlobInput for BlobEvent {
+        type Pass<H> = H;
+        fn pass<H>(handler: H) -> H {
+            handler
+        }
+    }
 
     /// Inputs of schedule functions.
     #[diagnostic::on_unimplemented(
         message = "a schedule function takes `ScheduleTick`, not `{Self}`",
         label = "expected `cloudport::function::ScheduleTick`"
     )]
-    pub trait ScheduleInput {}
-    impl ScheduleInput for ScheduleTick {}
+    pub trait ScheduleInput {
+        /// The handler, passed through unchanged; an error type when the check fails, which
+        /// keeps rustc from reporting the same mistake again at the constructor.
+        type Pass<H>;
+        /// Passes `handler` through.
+        fn pass<H>(handler: H) -> Self::Pass<H>;
+    }
+    impl ScheduleInput for ScheduleTick {
+        type Pass<H> = H;
+        fn pass<H>(handler: H) -> H {
+            handler
+        }
+    }
 
     /// Inputs of invoke-only functions.
     #[diagnostic::on_unimplemented(
         message = "an invoked function takes a JSON input, and `{Self}` does not implement `serde::Deserialize`",
         label = "expected a type implementing `Deserialize`"
     )]
-    pub trait JsonInput {}
-    impl<T: DeserializeOwned> JsonInput for T {}
+    pub trait JsonInput {
+        /// The handler, passed through unchanged; an error type when the check fails, which
+        /// keeps rustc from reporting the same mistake again at the constructor.
+        type Pass<H>;
+        /// Passes `handler` through.
+        fn pass<H>(handler: H) -> Self::Pass<H>;
+    }
+    impl<T: DeserializeOwned> JsonInput for T {
+        type Pass<H> = H;
+        fn pass<H>(handler: H) -> H {
+            handler
+        }
+    }
 
     /// The optional second argument.
     #[diagnostic::on_unimplemented(
         message = "the second argument of a cloudport function is its `Context`, not `{Self}`",
         label = "expected `cloudport::function::Context`"
     )]
-    pub trait ContextArg {}
-    impl ContextArg for Context {}
+    pub trait ContextArg {
+        /// The handler, passed through unchanged; an error type when the check fails, which
+        /// keeps rustc from reporting the same mistake again at the constructor.
+        type Pass<H>;
+        /// Passes `handler` through.
+        fn pass<H>(handler: H) -> Self::Pass<H>;
+    }
+    impl ContextArg for Context {
+        type Pass<H> = H;
+        fn pass<H>(handler: H) -> H {
+            handler
+        }
+    }
 
     /// What handlers return: `Result<T, E>` with `E: Into<cloudport::Error>`.
     #[diagnostic::on_unimplemented(
@@ -126,18 +192,30 @@ pub mod check {
     pub trait JsonOutput {}
     impl<T: Serialize> JsonOutput for T {}
 
-    /// Checks an http input type.
-    pub fn http_input<T: HttpInput>() {}
-    /// Checks a queue input type.
-    pub fn queue_input<T: QueueInput>() {}
-    /// Checks a blob input type.
-    pub fn blob_input<T: BlobInput>() {}
-    /// Checks a schedule input type.
-    pub fn schedule_input<T: ScheduleInput>() {}
-    /// Checks a JSON input type.
-    pub fn json_input<T: JsonInput>() {}
-    /// Checks the context argument type.
-    pub fn context<T: ContextArg>() {}
+    /// Checks an http input type, passing the handler through.
+    pub fn http_input<T: HttpInput, H>(handler: H) -> T::Pass<H> {
+        T::pass(handler)
+    }
+    /// Checks a queue input type, passing the handler through.
+    pub fn queue_input<T: QueueInput, H>(handler: H) -> T::Pass<H> {
+        T::pass(handler)
+    }
+    /// Checks a blob input type, passing the handler through.
+    pub fn blob_input<T: BlobInput, H>(handler: H) -> T::Pass<H> {
+        T::pass(handler)
+    }
+    /// Checks a schedule input type, passing the handler through.
+    pub fn schedule_input<T: ScheduleInput, H>(handler: H) -> T::Pass<H> {
+        T::pass(handler)
+    }
+    /// Checks a JSON input type, passing the handler through.
+    pub fn json_input<T: JsonInput, H>(handler: H) -> T::Pass<H> {
+        T::pass(handler)
+    }
+    /// Checks the context argument type, passing the handler through.
+    pub fn context<T: ContextArg, H>(handler: H) -> T::Pass<H> {
+        T::pass(handler)
+    }
     /// Checks a return type is a `Result` with a convertible error.
     pub fn result<R: HandlerResult>() {}
     /// Checks an http function's success type.

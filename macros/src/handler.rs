@@ -300,12 +300,15 @@ fn registration(item: TokenStream, func: &ItemFn, attr: &Attr, handler: &Handler
         Trigger::Schedule(_) => Some((quote!(schedule_input), quote!(unit_output))),
         Trigger::Invoke => Some((quote!(json_input), quote!(json_output))),
     };
+    // The argument checks pass the handler through: when one fails, the handler's type becomes
+    // an error type and rustc does not report the same mistake again at the constructor.
     if let Some((input_check, output_check)) = checks {
+        body.extend(quote!(let handler = #ident;));
         if let Some(input) = handler.input {
-            body.extend(check(&input_check, input.to_token_stream()));
+            body.extend(pass_through(&input_check, input.to_token_stream()));
         }
         if let Some(context) = handler.context {
-            body.extend(check(&quote!(context), context.to_token_stream()));
+            body.extend(pass_through(&quote!(context), context.to_token_stream()));
         }
         let output = handler.output;
         body.extend(check(&quote!(result), output.to_token_stream()));
@@ -316,19 +319,21 @@ fn registration(item: TokenStream, func: &ItemFn, attr: &Attr, handler: &Handler
     }
 
     let function = quote!(::cloudport::function::Function);
+    // Spanned at the fn's name, so an error about the handler as a whole points there.
+    let handler_arg = quote_spanned!(ident.span()=> handler);
     let constructor = match &attr.trigger {
-        Trigger::Http { service: false } => quote!(#function::http(#name, #ident)),
+        Trigger::Http { service: false } => quote!(#function::http(#name, #handler_arg)),
         Trigger::Http { service: true } => {
             let (first, last) = spans(handler.output.to_token_stream());
             let call = quote_spanned!(last=> #ident());
             quote_spanned!(first=> #function::http_service(#name, #call))
         }
-        Trigger::Queue(queue) => quote!(#function::queue(#name, #queue, #ident)),
-        Trigger::Blob(prefix) => quote!(#function::blob(#name, #prefix, #ident)),
+        Trigger::Queue(queue) => quote!(#function::queue(#name, #queue, #handler_arg)),
+        Trigger::Blob(prefix) => quote!(#function::blob(#name, #prefix, #handler_arg)),
         Trigger::Schedule(expression) => {
-            quote!(#function::schedule(#name, ::cloudport::__private::schedule(#expression), #ident))
+            quote!(#function::schedule(#name, ::cloudport::__private::schedule(#expression), #handler_arg))
         }
-        Trigger::Invoke => quote!(#function::json(#name, #ident)),
+        Trigger::Invoke => quote!(#function::json(#name, #handler_arg)),
     };
     body.extend(constructor);
     if let Some(ms) = attr.timeout_ms {
@@ -384,6 +389,14 @@ fn check(check: &TokenStream, ty: TokenStream) -> TokenStream {
     let (first, last) = spans(ty.clone());
     let path = quote_spanned!(first=> ::cloudport::__private::check::#check::<#ty);
     quote_spanned!(last=> #path>();)
+}
+
+/// `let handler = ::cloudport::__private::check::<check>::<ty, _>(handler);`, spanned at `ty`.
+fn pass_through(check: &TokenStream, ty: TokenStream) -> TokenStream {
+    let (first, last) = spans(ty.clone());
+    let path = quote_spanned!(first=> ::cloudport::__private::check::#check::<#ty);
+    let call = quote_spanned!(last=> #path, _>(handler));
+    quote_spanned!(first=> let handler = #call;)
 }
 
 /// The spans of the first and last tokens of `tokens`.
@@ -496,11 +509,12 @@ mod tests {
             "pub struct work { }",
             "impl work",
             "pub fn function () -> :: cloudport :: function :: Function",
-            ":: cloudport :: __private :: check :: queue_input :: < QueueBatch < Job > > () ;",
-            ":: cloudport :: __private :: check :: context :: < Context > () ;",
+            "let handler = work ;",
+            "let handler = :: cloudport :: __private :: check :: queue_input :: < QueueBatch < Job > , _ > (handler) ;",
+            "let handler = :: cloudport :: __private :: check :: context :: < Context , _ > (handler) ;",
             ":: cloudport :: __private :: check :: result :: < Result < () , Error > > () ;",
             ":: cloudport :: __private :: check :: queue_output :: < < Result < () , Error > as :: cloudport :: __private :: check :: HandlerResult > :: Ok > () ;",
-            ":: cloudport :: function :: Function :: queue (\"work\" , \"jobs\" , work) . with_timeout (:: cloudport :: __private :: millis (2000u64)) . with_concurrency (4usize)",
+            ":: cloudport :: function :: Function :: queue (\"work\" , \"jobs\" , handler) . with_timeout (:: cloudport :: __private :: millis (2000u64)) . with_concurrency (4usize)",
             "static REGISTRATION : fn () -> :: cloudport :: function :: Function = work :: function ;",
         ];
         for part in expected {
@@ -530,13 +544,15 @@ mod tests {
     fn constructors_per_trigger() {
         let function = ":: cloudport :: function :: Function ::";
         let cases = [
-            (quote! { http }, format!("{function} http (\"f\" , f)")),
-            (quote! { blob = "up/" }, format!("{function} blob (\"f\" , \"up/\" , f)")),
+            (quote! { http }, format!("{function} http (\"f\" , handler)")),
+            (quote! { blob = "up/" }, format!("{function} blob (\"f\" , \"up/\" , handler)")),
             (
                 quote! { schedule = "0 * * * * *" },
-                format!("{function} schedule (\"f\" , :: cloudport :: __private :: schedule (\"0 * * * * *\") , f)"),
+                format!(
+                    "{function} schedule (\"f\" , :: cloudport :: __private :: schedule (\"0 * * * * *\") , handler)"
+                ),
             ),
-            (quote! { name = "g" }, format!("{function} json (\"g\" , f)")),
+            (quote! { name = "g" }, format!("{function} json (\"g\" , handler)")),
             (
                 quote! { queue = "q", batch_size = 3, max_deliveries = 2 },
                 ". with_batch_size (3usize) . with_max_deliveries (2u32)".to_owned(),

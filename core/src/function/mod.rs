@@ -62,7 +62,7 @@ pub use handler::{
     json_service, queue_service, schedule_service, tower_http_service,
 };
 pub use host::{HOST_ENV, HostKind};
-pub use invocation::{HttpRequest, HttpResponse, Input, Invocation, Output};
+pub use invocation::{HttpRequest, HttpResponse, Input, Invocation, Output, error_response, http_status};
 pub use invoke::{ErrorPayload, Invoker, InvokerExt, NoInvoker};
 pub use queue_batch::{BatchOutcome, MessageOutcome, QueueBatch, QueueMessage, RawMessage};
 pub use resources::{

@@ -157,11 +157,14 @@ async fn errors_become_statuses_by_kind() {
         ("unauthenticated", 401),
         ("permission_denied", 403),
         ("not_found", 404),
+        ("already_exists", 409),
+        ("conflict", 409),
         ("precondition_failed", 412),
         ("too_large", 413),
         ("throttled", 429),
+        ("unsupported", 501),
+        ("unavailable", 503),
         ("timeout", 504),
-        ("unavailable", 500),
         ("other", 500),
     ];
     for (kind, status) in cases {
@@ -169,6 +172,9 @@ async fn errors_become_statuses_by_kind() {
         assert_eq!(res.status(), status, "{kind}");
         if kind == "throttled" {
             assert_eq!(res.headers()["retry-after"], "3", "retry-after rounds up");
+        }
+        if kind == "unavailable" {
+            assert_eq!(res.headers()["retry-after"], "1", "transient failures say when to retry");
         }
         let text = res.text().await.unwrap();
         assert!(text.contains(&format!("failed with {kind}")), "{kind}: {text}");

@@ -7,8 +7,8 @@ use axum::body::Body;
 use axum::extract::{Request, State};
 use axum::response::Response;
 use bytes::Bytes;
+use cloudport_core::Error;
 use cloudport_core::function::{HttpRequest, Input, Output, TRACEPARENT, TraceContext, TriggerKind};
-use cloudport_core::{Error, ErrorKind};
 use http::header::{CONTENT_LENGTH, CONTENT_TYPE, RETRY_AFTER};
 use http::{HeaderValue, Method, StatusCode, Uri};
 use http_body_util::{BodyExt, LengthLimitError, Limited};
@@ -113,28 +113,8 @@ fn strip_mount(uri: &Uri, rest: Option<&str>) -> Result<Uri, http::Error> {
     Uri::builder().path_and_query(path_and_query).build()
 }
 
-/// The status an error kind maps to.
-pub(crate) fn status_of(kind: ErrorKind) -> StatusCode {
-    match kind {
-        ErrorKind::InvalidInput => StatusCode::BAD_REQUEST,
-        ErrorKind::NotFound => StatusCode::NOT_FOUND,
-        ErrorKind::PreconditionFailed => StatusCode::PRECONDITION_FAILED,
-        ErrorKind::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
-        ErrorKind::Unauthenticated => StatusCode::UNAUTHORIZED,
-        ErrorKind::PermissionDenied => StatusCode::FORBIDDEN,
-        ErrorKind::Throttled => StatusCode::TOO_MANY_REQUESTS,
-        ErrorKind::Timeout => StatusCode::GATEWAY_TIMEOUT,
-        _ => StatusCode::INTERNAL_SERVER_ERROR,
-    }
-}
-
 fn error_response(error: &Error) -> Response {
-    let mut response = text(status_of(error.kind()), error.to_string());
-    if error.kind() == ErrorKind::Throttled {
-        let secs = error.retry_after().map_or(1, |d| d.as_secs() + u64::from(d.subsec_nanos() > 0)).max(1);
-        response.headers_mut().insert(RETRY_AFTER, HeaderValue::from(secs));
-    }
-    response
+    cloudport_core::function::error_response(error).map(Body::from)
 }
 
 fn text(status: StatusCode, body: String) -> Response {
@@ -177,12 +157,5 @@ mod tests {
         assert_eq!(strip_mount(&uri, None).unwrap(), "/");
         let uri: Uri = "/echo/?q".parse().unwrap();
         assert_eq!(strip_mount(&uri, Some("")).unwrap(), "/?q");
-    }
-
-    #[test]
-    fn kinds_map_to_statuses() {
-        assert_eq!(status_of(ErrorKind::Throttled), StatusCode::TOO_MANY_REQUESTS);
-        assert_eq!(status_of(ErrorKind::Unavailable), StatusCode::INTERNAL_SERVER_ERROR);
-        assert_eq!(status_of(ErrorKind::Timeout), StatusCode::GATEWAY_TIMEOUT);
     }
 }

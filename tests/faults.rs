@@ -1,6 +1,7 @@
 //! Across process boundaries: a child process is killed (SIGKILL) in the middle of an upload and
 //! in the middle of consuming a queue, and nothing may be lost or half-visible; several processes
-//! race conditional writes on one filesystem store, and every condition holds.
+//! race conditional writes on one filesystem store, and every condition holds; a function host is
+//! killed while its handler holds a leased batch, and a restarted host gets the batch again.
 //!
 //! The child is this same test binary, re-run with `--ignored --exact <child test>` and an
 //! environment variable pointing at the shared directory; the `child_*` tests are `#[ignore]`d
@@ -243,4 +244,124 @@ async fn child_races_on_one_root() {
             }
         }
     }
+}
+
+const HOSTED_MESSAGES: usize = 500;
+
+/// The local host's queue functions keep the queue's promise: a host killed (SIGKILL) while its
+/// handler holds a leased batch loses nothing; a restarted host gets those messages again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn host_killed_mid_batch_loses_no_message() {
+    use std::sync::{Arc, Mutex};
+
+    use cloudport::function::{Function, QueueBatch};
+    use cloudport::local::host::LocalHost;
+
+    let dir = tempfile::tempdir().unwrap();
+    let queue = cloudport::queue::open(&queue_url(dir.path())).unwrap();
+    let batch: Vec<Message> = (0..HOSTED_MESSAGES).map(|i| Message::new(i.to_string())).collect();
+    for result in queue.send_batch(batch).await.unwrap() {
+        result.unwrap();
+    }
+
+    let mut child = spawn_child("child_hosts_until_killed", dir.path(), Stdio::null());
+    let mid_batch = dir.path().join("mid-batch");
+    wait_for(&mut child, Duration::from_secs(120), "the child's handler to be mid-batch", || mid_batch.exists());
+    kill(child);
+
+    let log = std::fs::read_to_string(dir.path().join("processed.log")).unwrap();
+    let by_child: HashSet<usize> = log.lines().map(|l| l.parse().unwrap()).collect();
+
+    // A restarted host on the same durable queue handles everything else, including the batch
+    // the killed host held, once its leases expire.
+    let seen = Arc::new(Mutex::new((by_child.clone(), 0usize)));
+    let record = Arc::clone(&seen);
+    let work = move |batch: QueueBatch<usize>| {
+        let record = Arc::clone(&record);
+        async move {
+            let mut seen = record.lock().unwrap();
+            for m in &batch {
+                seen.0.insert(m.body);
+                seen.1 += usize::from(m.delivery_count > 1);
+            }
+            Ok::<_, cloudport::Error>(())
+        }
+    };
+    let host = LocalHost::builder()
+        .function(Function::queue("work", "jobs", work))
+        .queue("jobs", cloudport::queue::open(&queue_url(dir.path())).unwrap())
+        .http_addr(([127, 0, 0, 1], 0).into())
+        .lease(LEASE)
+        .build()
+        .unwrap()
+        .start()
+        .await
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    // Done when every message was handled by one host or the other and the held batch came back.
+    let done = || {
+        let seen = seen.lock().unwrap();
+        seen.0.len() == HOSTED_MESSAGES && seen.1 > 0
+    };
+    while !done() {
+        let (handled, redelivered) = {
+            let seen = seen.lock().unwrap();
+            (seen.0.len(), seen.1)
+        };
+        assert!(Instant::now() < deadline, "{handled} of {HOSTED_MESSAGES} handled, {redelivered} redelivered");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    host.shutdown().await.unwrap();
+    let redelivered = seen.lock().unwrap().1;
+    assert!(by_child.len() >= 200 && by_child.len() < HOSTED_MESSAGES, "killed midway ({} handled)", by_child.len());
+    assert!(redelivered >= 1, "the batch the killed host held comes back with a higher delivery count");
+    let leftovers = queue.receive(ReceiveOptions::default().with_wait(LEASE * 2)).await.unwrap();
+    assert!(leftovers.is_empty(), "the restarted host acked everything: {leftovers:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "child process of host_killed_mid_batch_loses_no_message"]
+async fn child_hosts_until_killed() {
+    use std::sync::{Arc, Mutex};
+
+    use cloudport::function::{Function, QueueBatch};
+    use cloudport::local::host::LocalHost;
+
+    let dir = child_dir();
+    let log = std::fs::OpenOptions::new().create(true).append(true).open(dir.join("processed.log")).unwrap();
+    let state = Arc::new(Mutex::new((log, 0usize)));
+    let mid_batch = dir.join("mid-batch");
+    let work = move |batch: QueueBatch<usize>| {
+        let state = Arc::clone(&state);
+        let mid_batch = mid_batch.clone();
+        async move {
+            let hang = {
+                let mut state = state.lock().unwrap();
+                for m in &batch {
+                    writeln!(state.0, "{}", m.body).unwrap();
+                }
+                state.0.flush().unwrap();
+                state.1 += batch.len();
+                state.1 >= 200
+            };
+            if hang {
+                // Handled but not acked, the batch still leased: wait for the kill.
+                std::fs::write(&mid_batch, b"").unwrap();
+                std::future::pending::<()>().await;
+            }
+            Ok::<_, cloudport::Error>(())
+        }
+    };
+    let host = LocalHost::builder()
+        .function(Function::queue("work", "jobs", work).with_concurrency(1))
+        .queue("jobs", cloudport::queue::open(&queue_url(&dir)).unwrap())
+        .http_addr(([127, 0, 0, 1], 0).into())
+        .lease(LEASE)
+        .build()
+        .unwrap()
+        .start()
+        .await
+        .unwrap();
+    std::future::pending::<()>().await;
+    drop(host);
 }

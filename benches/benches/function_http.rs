@@ -3,7 +3,9 @@
 //! same concurrency, so the difference is what the host adds (body collection, the invocation,
 //! the span, the concurrency permit, the response conversion).
 //!
-//! Run: `cargo bench -p cloudport-benches --bench function_http`
+//! Run: `cargo bench -p cloudport-benches --bench function_http`, or
+//! `benches/scripts/function-http-interleaved.sh` for the README's figure (several interleaved
+//! rounds, medians).
 
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
@@ -92,23 +94,39 @@ async fn drive(client: &HttpClient, url: &str) -> Duration {
     start.elapsed()
 }
 
-fn dispatch(c: &mut Criterion) {
-    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("runtime");
-    let (host, axum_addr, call_addr) = rt.block_on(async {
-        let host = LocalHost::builder()
-            .function(Function::http("echo", cloudport_echo).with_concurrency(1024))
-            .http_addr(SocketAddr::from(([127, 0, 0, 1], 0)))
-            .build()
-            .expect("host")
-            .start()
-            .await
-            .expect("start");
-        (host, bare_axum().await, axum_with_function_call().await)
+/// The servers run on one thread (a current-thread runtime) and the client on another, so each
+/// side has a core of its own and the client's work never competes with the server's in one
+/// scheduler: on a 2-core machine this is what keeps the comparison stable enough to read.
+fn start_servers() -> (String, String, String) {
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("server runtime");
+        rt.block_on(async move {
+            let host = LocalHost::builder()
+                .function(Function::http("echo", cloudport_echo).with_concurrency(1024))
+                .http_addr(SocketAddr::from(([127, 0, 0, 1], 0)))
+                .build()
+                .expect("host")
+                .start()
+                .await
+                .expect("start");
+            let urls = (
+                format!("http://{}/echo", bare_axum().await),
+                format!("http://{}/echo", axum_with_function_call().await),
+                host.url("echo"),
+            );
+            tx.send(urls).expect("send urls");
+            std::future::pending::<()>().await;
+            drop(host);
+        });
     });
+    rx.recv().expect("servers started")
+}
+
+fn dispatch(c: &mut Criterion) {
+    let (axum_url, call_url, cloudport_url) = start_servers();
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("client runtime");
     let client: HttpClient = Client::builder(TokioExecutor::new()).build_http();
-    let cloudport_url = host.url("echo");
-    let axum_url = format!("http://{axum_addr}/echo");
-    let call_url = format!("http://{call_addr}/echo");
 
     let mut group = c.benchmark_group("function_http");
     group.throughput(Throughput::Elements(REQUESTS as u64));
@@ -130,7 +148,6 @@ fn dispatch(c: &mut Criterion) {
         });
     }
     group.finish();
-    rt.block_on(async { host.shutdown().await.expect("shutdown") });
 }
 
 criterion_group!(benches, dispatch);

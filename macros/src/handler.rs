@@ -559,7 +559,7 @@ mod tests {
             ),
         ];
         for (attr, expected) in cases {
-            let out = expand_ok(attr, quote! { async fn f(x: X) -> Result<Y, Error> { todo!() } });
+            let out = expand_ok(attr, quote! { async fn f(x: X) -> Result<Y, Error> { Ok(Y::from(x)) } });
             assert!(out.contains(&expected), "missing {expected:?} in {out}");
         }
         let out = expand_ok(quote! { http, service }, quote! { fn api() -> Router { Router::new() } });

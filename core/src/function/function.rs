@@ -14,6 +14,7 @@ use tracing::Instrument;
 use tracing::field::Empty;
 
 use super::blob_event::BlobEvent;
+use super::context::Context;
 use super::handler::{self, FunctionService, Handler, IntoBatchOutcome, IntoHttpResponse, ServiceBody};
 use super::invocation::{HttpRequest, Input, Invocation, Output};
 use super::queue_batch::QueueBatch;
@@ -244,18 +245,10 @@ impl Function {
             links = Empty,
             outcome = Empty,
         );
-        if let Some(parent) = ctx.parent_trace() {
-            span.record("parent_span_id", parent.span_id().as_str());
-        }
-        if let Input::Queue(messages) = &invocation.input {
-            let links: Vec<String> = messages
-                .iter()
-                .filter_map(|m| m.attributes.get(TRACEPARENT).and_then(|v| TraceContext::parse(v)))
-                .map(|t| t.to_traceparent())
-                .collect();
-            if !links.is_empty() {
-                span.record("links", links.join(",").as_str());
-            }
+        // Formatting ids and parsing every message's trace context only pays off when a
+        // subscriber records the span.
+        if !span.is_disabled() {
+            record_trace_links(&span, ctx, &invocation.input);
         }
         let remaining = ctx.remaining().or(self.settings.timeout);
         let name = Arc::clone(&self.name);
@@ -281,6 +274,23 @@ impl Function {
         }
         .instrument(span)
         .await
+    }
+}
+
+/// Records the caller's span id and, for a queue batch, the trace context of every producer.
+fn record_trace_links(span: &tracing::Span, ctx: &Context, input: &Input) {
+    if let Some(parent) = ctx.parent_trace() {
+        span.record("parent_span_id", parent.span_id().as_str());
+    }
+    if let Input::Queue(messages) = input {
+        let links: Vec<String> = messages
+            .iter()
+            .filter_map(|m| m.attributes.get(TRACEPARENT).and_then(|v| TraceContext::parse(v)))
+            .map(|t| t.to_traceparent())
+            .collect();
+        if !links.is_empty() {
+            span.record("links", links.join(",").as_str());
+        }
     }
 }
 

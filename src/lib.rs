@@ -54,7 +54,7 @@
 //! | feature | blob store URL | queue URL |
 //! |---|---|---|
 //! | `local` (default) | `file:///abs/path[?fsync=false]`, `memory://name` | `memory://name`, `sqlite:///abs/path.db[?queue=name]` |
-//! | `aws` (planned) | `s3://bucket/prefix` | `sqs://...` |
+//! | `aws` | `s3://bucket[/prefix]` | `sqs://queue-name[?create=true&dead_letter=NAME&max_deliveries=N]` |
 //! | `azure` (planned) | `az://account/container/prefix` | `azqueue://account/queue` |
 //! | `gcp` (planned) | `gs://bucket/prefix` | `pubsub://project/topic?subscription=name` |
 //!
@@ -81,6 +81,10 @@ pub use cloudport_core::{
 #[cfg(feature = "local")]
 #[cfg_attr(docsrs, doc(cfg(feature = "local")))]
 pub use cloudport_local as local;
+
+#[cfg(feature = "aws")]
+#[cfg_attr(docsrs, doc(cfg(feature = "aws")))]
+pub use cloudport_aws as aws;
 
 pub mod blob;
 pub mod function;

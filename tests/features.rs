@@ -11,8 +11,13 @@ fn config_error(result: cloudport::Result<impl std::fmt::Debug>) -> String {
 
 #[test]
 fn cloud_schemes_name_the_feature_to_enable() {
-    let msg = config_error(cloudport::blob::open("s3://bucket/prefix"));
-    assert!(msg.contains("`aws` feature"), "{msg}");
+    #[cfg(not(feature = "aws"))]
+    {
+        let msg = config_error(cloudport::blob::open("s3://bucket/prefix"));
+        assert!(msg.contains("`aws` feature"), "{msg}");
+        let msg = config_error(cloudport::queue::open("sqs://jobs"));
+        assert!(msg.contains("`aws` feature"), "{msg}");
+    }
     let msg = config_error(cloudport::blob::open("az://account/container"));
     assert!(msg.contains("`azure` feature"), "{msg}");
     let msg = config_error(cloudport::queue::open("pubsub://project/topic?subscription=s"));
@@ -57,4 +62,22 @@ fn from_env_names_the_variable() {
     assert!(msg.contains("CLOUDPORT_BLOB_URL"), "{msg}");
     let msg = config_error(cloudport::queue::from_env());
     assert!(msg.contains("CLOUDPORT_QUEUE_URL"), "{msg}");
+}
+
+#[cfg(feature = "aws")]
+#[test]
+fn aws_schemes_open_and_check_their_options() {
+    // Opening is offline: the SDK configuration loads on first use.
+    let store = cloudport::blob::open("s3://my-bucket/app?region=eu-west-1").expect("s3:// with the aws feature");
+    assert_eq!(store.capabilities().provider, "aws-s3");
+    let queue = cloudport::queue::open("sqs://jobs?dead_letter=jobs-dlq&max_deliveries=5").expect("sqs://");
+    assert_eq!(queue.name(), "jobs");
+    let msg = config_error(cloudport::blob::open("s3://my-bucket?regoin=eu-west-1"));
+    assert!(msg.contains("regoin"), "{msg}");
+    let msg = config_error(cloudport::blob::open("s3://B/x"));
+    assert!(msg.contains("bucket"), "{msg}");
+    let msg = config_error(cloudport::queue::open("sqs://jobs?dead_letter=jobs-dlq"));
+    assert!(msg.contains("max_deliveries"), "{msg}");
+    let err = cloudport::queue::open("sqs://jobs.fifo").expect_err("FIFO queues");
+    assert_eq!(err.kind(), ErrorKind::Unsupported, "{err}");
 }

@@ -5,6 +5,7 @@
 //!   runs the README's example, and stops what it started. `.ci/run` runs exactly this.
 //! - `cargo xtask readme`: regenerates the README's capability table from the last conformance run.
 
+mod emulators;
 mod report;
 mod steps;
 

@@ -4,6 +4,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Instant;
 
+use crate::emulators::Emulators;
 use crate::report;
 
 pub(crate) type Result<T = ()> = std::result::Result<T, String>;
@@ -44,34 +45,56 @@ pub(crate) fn test_all() -> Result {
         std::fs::remove_dir_all(&conformance_dir).map_err(|e| format!("cannot clear {conformance_dir:?}: {e}"))?;
     }
 
-    // No emulator is needed by the local provider; provider issues start theirs here and stop
-    // them after the tests, even when the tests fail.
-    run_tests(&conformance_dir)?;
+    // Stopped when dropped: after the tests, even when they fail.
+    let emulators = Emulators::start(&target_dir().join("emulators"))?;
+    run_tests(&conformance_dir, &emulators)?;
+    drop(emulators);
     report::check(&conformance_dir)?;
     println!("\nall steps passed in {:.0?}", started.elapsed());
     Ok(())
 }
 
-fn run_tests(conformance_dir: &Path) -> Result {
+fn run_tests(conformance_dir: &Path, emulators: &Emulators) -> Result {
     let mut fmt = cargo();
     fmt.args(["fmt", "--all", "--", "--check"]);
     run("formatting (cargo fmt --check)", fmt)?;
 
     let mut clippy = cargo();
-    clippy.args(["clippy", "--workspace", "--all-targets", "--exclude", "cloudport-benches", "--", "-D", "warnings"]);
+    clippy.args([
+        "clippy",
+        "--workspace",
+        "--all-targets",
+        "--exclude",
+        "cloudport-benches",
+        "--features",
+        "cloudport/aws",
+        "--",
+        "-D",
+        "warnings",
+    ]);
     run("lints (cargo clippy -D warnings)", clippy)?;
 
     let mut docs = cargo();
-    docs.args(["doc", "--no-deps", "--workspace", "--exclude", "cloudport-benches"]).env("RUSTDOCFLAGS", "-D warnings");
+    docs.args(["doc", "--no-deps", "--workspace", "--exclude", "cloudport-benches", "--features", "cloudport/aws"])
+        .env("RUSTDOCFLAGS", "-D warnings");
     run("documentation builds without warnings (cargo doc)", docs)?;
 
     let mut tests = cargo();
     tests
-        .args(["test", "--workspace", "--exclude", "cloudport-benches", "--no-fail-fast"])
+        .args([
+            "test",
+            "--workspace",
+            "--exclude",
+            "cloudport-benches",
+            "--features",
+            "cloudport/aws",
+            "--no-fail-fast",
+        ])
         .env("CLOUDPORT_REQUIRE_EMULATORS", "1")
         .env_remove("CLOUDPORT_BLOB_URL")
         .env_remove("CLOUDPORT_QUEUE_URL")
-        .env("CLOUDPORT_CONFORMANCE_DIR", conformance_dir);
+        .env("CLOUDPORT_CONFORMANCE_DIR", conformance_dir)
+        .envs(emulators.env().iter().map(|(k, v)| (k, v)));
     run("every test in the workspace, doc tests included (cargo test --workspace)", tests)?;
 
     let mut no_default = cargo();

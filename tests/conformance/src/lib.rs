@@ -68,8 +68,9 @@
 //!
 //! # Skipping cloud suites
 //!
-//! Runners for cloud providers gate on an emulator or account with [`skip::emulator`]: it skips
-//! loudly, and fails when `CLOUDPORT_REQUIRE_EMULATORS` is set (as in CI).
+//! Runners for cloud providers gate on an emulator or account with the macros' `env = "VAR"`
+//! form ([`skip::emulator`] underneath): it skips loudly, and fails when
+//! `CLOUDPORT_REQUIRE_EMULATORS` is set (as in CI).
 
 pub mod blob;
 pub mod queue;
@@ -129,8 +130,23 @@ impl Outcome {
 ///     });
 /// }
 /// ```
+///
+/// Suites on an emulator or cloud account name the environment variable that configures it:
+/// `$factory` is then a closure taking the variable's value, and each test is skipped (or, with
+/// `CLOUDPORT_REQUIRE_EMULATORS` set, fails) when the variable is unset; see [`skip::emulator`].
+///
+/// ```ignore
+/// mod s3 {
+///     cloudport_conformance::blob_suite!("aws-s3", env = "CLOUDPORT_TEST_MOTO", |endpoint: String| async move {
+///         cloudport_conformance::blob::BlobFixture::new(std::sync::Arc::new(store_on(&endpoint)))
+///     });
+/// }
+/// ```
 #[macro_export]
 macro_rules! blob_suite {
+    ($provider:expr, env = $var:expr, $factory:expr $(,)?) => {
+        $crate::__blob_behaviours!(blob_env $provider, $var, $factory);
+    };
     ($provider:expr, $factory:expr $(,)?) => {
         $crate::__blob_behaviours!(blob $provider, $factory);
     };
@@ -155,8 +171,14 @@ macro_rules! blob_suite {
 ///     });
 /// }
 /// ```
+///
+/// As with [`blob_suite!`], `env = "VAR"` makes the suite depend on an emulator or account: the
+/// factory then also takes the variable's value, `|value: String, spec: QueueSpec| async move { .. }`.
 #[macro_export]
 macro_rules! queue_suite {
+    ($provider:expr, env = $var:expr, $factory:expr $(,)?) => {
+        $crate::__queue_behaviours!(queue_env $provider, $var, $factory);
+    };
     ($provider:expr, $factory:expr $(,)?) => {
         $crate::__queue_behaviours!(queue $provider, $factory);
     };
@@ -246,6 +268,27 @@ macro_rules! __expand {
             $crate::__private::run("blob", $provider, stringify!($name), env!("CARGO_MANIFEST_DIR"), async {
                 let fixture: $crate::blob::BlobFixture = $factory.await;
                 fixture.run($crate::blob::$name).await
+            });
+        }
+    )*};
+    ([blob_env $provider:expr, $var:expr, $factory:expr] $($name:ident),* $(,)?) => {$(
+        #[test]
+        fn $name() {
+            let Some(value) = $crate::skip::emulator($var, concat!($provider, " conformance")) else { return };
+            $crate::__private::run("blob", $provider, stringify!($name), env!("CARGO_MANIFEST_DIR"), async move {
+                let fixture: $crate::blob::BlobFixture = ($factory)(value).await;
+                fixture.run($crate::blob::$name).await
+            });
+        }
+    )*};
+    ([queue_env $provider:expr, $var:expr, $factory:expr] $($name:ident),* $(,)?) => {$(
+        #[test]
+        fn $name() {
+            let Some(value) = $crate::skip::emulator($var, concat!($provider, " conformance")) else { return };
+            $crate::__private::run("queue", $provider, stringify!($name), env!("CARGO_MANIFEST_DIR"), async move {
+                let spec = $crate::queue::QueueSpec::for_behaviour(stringify!($name));
+                let fixture: $crate::queue::QueueFixture = ($factory)(value, spec).await;
+                $crate::queue::$name(&fixture).await
             });
         }
     )*};

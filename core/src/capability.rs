@@ -76,6 +76,10 @@ pub struct QueueCapabilities {
     /// delivered again) fail with `PreconditionFailed`. False where the service accepts them
     /// silently (SQS deletes with an old receipt handle may succeed without deleting).
     pub detects_lost_lease: bool,
+    /// While a lease holds, the message is delivered to no one else. False where the service
+    /// may deliver a second copy at any time (SQS standard queues: "occasionally more than one
+    /// copy of a message is delivered"); consumers must then deduplicate by message id.
+    pub exclusive_lease: bool,
     /// Messages delivered too often move to a dead-letter queue, and `dead_letter` works.
     pub dead_letter: bool,
 }

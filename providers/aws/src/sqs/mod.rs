@@ -55,6 +55,7 @@ pub(crate) fn capabilities() -> QueueCapabilities {
         long_poll: true,
         delivery_count: true,
         detects_lost_lease: false,
+        exclusive_lease: false,
         dead_letter: true,
     }
 }

@@ -91,6 +91,7 @@ impl Settings {
             long_poll: true,
             delivery_count: true,
             detects_lost_lease: true,
+            exclusive_lease: true,
             dead_letter: true,
         }
     }

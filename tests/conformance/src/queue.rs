@@ -825,11 +825,7 @@ pub async fn concurrent_consumers(fixture: &QueueFixture) -> Outcome {
     if caps.exclusive_lease {
         Outcome::Passed
     } else {
-        Outcome::NotEnforced(format!(
-            "{} may deliver a copy of a leased message ({} copies seen in this run)",
-            caps.provider,
-            duplicates.len()
-        ))
+        Outcome::NotEnforced(format!("{} may deliver a copy of a leased message", caps.provider))
     }
 }
 

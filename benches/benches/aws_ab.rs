@@ -11,48 +11,21 @@
 //! `cargo bench -p cloudport-benches --bench aws_ab` (`CLOUDPORT_BENCH_MOTO=http://host:port`
 //! for another endpoint, `CLOUDPORT_BENCH_ROUNDS_SCALE=0.5` to halve the rounds).
 
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
-use aws_config::timeout::TimeoutConfig;
-use aws_config::{BehaviorVersion, Region, SdkConfig};
-use aws_credential_types::Credentials;
 use aws_sdk_s3::primitives::ByteStream;
-use aws_sdk_sqs::types::{MessageSystemAttributeName, SendMessageBatchRequestEntry};
-use aws_smithy_http_client::tls;
 use bytes::Bytes;
 use cloudport::aws::{AwsOptions, S3BlobStore, SqsQueue};
-use cloudport::{BlobKey, BlobStoreExt, Message, Queue, ReceiveOptions};
+use cloudport::{BlobKey, BlobStoreExt};
 use futures::StreamExt;
 use futures::future::BoxFuture;
 use object_store::ObjectStoreExt as _;
 use object_store::aws::AmazonS3Builder;
 use object_store::path::Path as OsPath;
-use omniqueue::QueueProducer as _;
 use omniqueue::backends::SqsBackend;
 
-const REGION: &str = "us-east-1";
-const BUCKET: &str = "cloudport-bench";
-const BATCH: usize = 10;
-const BODY: &str = match std::str::from_utf8(&[b'x'; 256]) {
-    Ok(body) => body,
-    Err(_) => panic!("ASCII is UTF-8"),
-};
-const WAIT: Duration = Duration::from_secs(1);
-
-/// The SDK configuration cloudport's `AwsOptions` loads, built by hand (as in `aws.rs`).
-async fn sdk_config(endpoint: &str) -> SdkConfig {
-    let http = aws_smithy_http_client::Builder::new()
-        .tls_provider(tls::Provider::Rustls(tls::rustls_provider::CryptoMode::Ring))
-        .build_https();
-    aws_config::defaults(BehaviorVersion::latest())
-        .http_client(http)
-        .timeout_config(TimeoutConfig::builder().connect_timeout(Duration::from_secs(5)).build())
-        .region(Region::new(REGION))
-        .endpoint_url(endpoint)
-        .credentials_provider(Credentials::new("testing", "testing", None, None, "bench"))
-        .load()
-        .await
-}
+mod aws_shared;
+use aws_shared::*;
 
 /// CPU time this process has used, in nanoseconds: the sum of its threads' run time from
 /// `/proc/self/task/*/schedstat` (Linux). Ops run one at a time with the runtime otherwise idle,
@@ -224,79 +197,9 @@ fn main() {
             .unwrap();
         let (queue, sqs, sdk_url, producer, consumer) = (&queue, &sqs, &urls[1], &producer, &consumer);
         let round: Vec<Op<'_>> = vec![
-            (
-                "cloudport",
-                Box::new(move || {
-                    Box::pin(async move {
-                        let batch = (0..BATCH).map(|_| Message::new(Bytes::from_static(BODY.as_bytes()))).collect();
-                        for r in queue.send_batch(batch).await.unwrap() {
-                            r.unwrap();
-                        }
-                        let mut got = 0;
-                        while got < BATCH {
-                            let opts = ReceiveOptions::default().with_max_messages(BATCH - got).with_wait(WAIT);
-                            for d in queue.receive(opts).await.unwrap() {
-                                queue.ack(&d.receipt).await.unwrap();
-                                got += 1;
-                            }
-                        }
-                    })
-                }),
-            ),
-            (
-                "aws-sdk",
-                Box::new(move || {
-                    Box::pin(async move {
-                        let entries = (0..BATCH)
-                            .map(|i| {
-                                SendMessageBatchRequestEntry::builder()
-                                    .id(i.to_string())
-                                    .message_body(BODY)
-                                    .build()
-                                    .unwrap()
-                            })
-                            .collect();
-                        sqs.send_message_batch().queue_url(sdk_url).set_entries(Some(entries)).send().await.unwrap();
-                        let mut got = 0;
-                        while got < BATCH {
-                            let out = sqs
-                                .receive_message()
-                                .queue_url(sdk_url)
-                                .max_number_of_messages((BATCH - got) as i32)
-                                .wait_time_seconds(WAIT.as_secs() as i32)
-                                .visibility_timeout(30)
-                                .message_system_attribute_names(MessageSystemAttributeName::ApproximateReceiveCount)
-                                .message_system_attribute_names(MessageSystemAttributeName::SentTimestamp)
-                                .message_attribute_names("All")
-                                .send()
-                                .await
-                                .unwrap();
-                            for m in out.messages() {
-                                let receipt = m.receipt_handle().unwrap();
-                                sqs.delete_message().queue_url(sdk_url).receipt_handle(receipt).send().await.unwrap();
-                                got += 1;
-                            }
-                        }
-                    })
-                }),
-            ),
-            (
-                "omniqueue",
-                Box::new(move || {
-                    Box::pin(async move {
-                        let bodies: Vec<std::sync::Arc<String>> =
-                            (0..BATCH).map(|_| std::sync::Arc::new(BODY.to_owned())).collect();
-                        producer.send_raw_batch(&bodies).await.unwrap();
-                        let mut got = 0;
-                        while got < BATCH {
-                            for d in consumer.receive_all(BATCH - got, WAIT).await.unwrap() {
-                                d.ack().await.map_err(|(e, _)| e).unwrap();
-                                got += 1;
-                            }
-                        }
-                    })
-                }),
-            ),
+            ("cloudport", Box::new(move || Box::pin(cloudport_round(queue)))),
+            ("aws-sdk", Box::new(move || Box::pin(sdk_round(sqs, sdk_url)))),
+            ("omniqueue", Box::new(move || Box::pin(omniqueue_round(producer, consumer)))),
         ];
         ab("sqs_round_trip/batch10", rounds(60), 3, &round).await;
     });

@@ -87,6 +87,7 @@ pub use cloudport_local as local;
 pub use cloudport_aws as aws;
 
 pub mod blob;
+pub mod deploy;
 pub mod function;
 pub mod queue;
 mod run;

@@ -6,7 +6,9 @@ use cloudport_core::{Error, Result};
 
 /// Runs the binary's `#[cloudport::function]`s on the host the environment names
 /// ([`HostKind::detect`]): on the local host (no cloud markers), all of them together until
-/// Ctrl-C or SIGTERM; on a cloud host, the function the platform selects.
+/// Ctrl-C or SIGTERM; on a cloud host, the function the platform selects. With
+/// `CLOUDPORT_DEPLOY` set, prints that deploy descriptor for them instead
+/// ([`deploy`](crate::deploy)).
 ///
 /// ```no_run
 /// #[tokio::main]
@@ -21,8 +23,20 @@ use cloudport_core::{Error, Result};
 /// start-up errors (such as a port in use).
 pub async fn run() -> Result<()> {
     let functions = registry::registered()?;
+    if let Some(target) = crate::deploy::requested() {
+        let binary = std::env::current_exe()
+            .ok()
+            .and_then(|p| p.file_stem().map(|s| s.to_string_lossy().into_owned()))
+            .unwrap_or_else(|| "bootstrap".to_owned());
+        return crate::deploy::write(&target, &functions, &binary, &mut std::io::stdout().lock());
+    }
     match HostKind::detect()? {
         HostKind::Local => run_local(functions).await,
+        #[cfg(feature = "aws")]
+        HostKind::Lambda => {
+            use std::sync::Arc;
+            cloudport_aws::lambda::LambdaHost::from_env(functions, Arc::new(crate::function::EnvOpener))?.run().await
+        }
         other => Err(unavailable(other)),
     }
 }

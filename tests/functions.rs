@@ -136,6 +136,13 @@ async fn annotated_functions_run_on_the_local_host() {
     eventually("the heartbeat", async || store.exists(&heartbeat).await.unwrap_or(false)).await;
     assert_eq!(store.get_bytes(&heartbeat).await.unwrap(), "* * * * * *");
 
+    // fire: a schedule function runs now, on demand; anything else is refused.
+    store.delete(&heartbeat).await.unwrap();
+    host.fire("heartbeat").await.unwrap();
+    assert!(store.exists(&heartbeat).await.unwrap(), "fire waits for the run");
+    assert_eq!(host.fire("greet").await.unwrap_err().kind(), cloudport::ErrorKind::InvalidInput);
+    assert_eq!(host.fire("nope").await.unwrap_err().kind(), cloudport::ErrorKind::NotFound);
+
     host.shutdown().await.unwrap();
 }
 

@@ -116,9 +116,8 @@ pub(crate) async fn count_words(batch: QueueBatch<CountJob>, ctx: Context) -> Re
     Ok(outcome)
 }
 
-/// Removes results whose upload is gone. Every two seconds, so the demo shows it; a real app
-/// would sweep every few minutes (`"0 */5 * * * *"`).
-#[cloudport::function(schedule = "*/2 * * * * *")]
+/// Removes results whose upload is gone, every five minutes (the demo fires it at once).
+#[cloudport::function(schedule = "0 */5 * * * *")]
 pub(crate) async fn sweep(_tick: ScheduleTick, ctx: Context) -> Result<(), Error> {
     let store = ctx.blob()?;
     let results: Vec<ListEntry> = store.list(RESULTS).try_collect().await?;

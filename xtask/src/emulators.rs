@@ -18,6 +18,14 @@ use crate::steps::Result;
 /// names with `_` (5.2.1's server drops them). Both measured.
 const MOTO: &str = "moto[server]==5.2.5";
 
+/// cargo-lambda's wheel ships the binary (and zig for cross builds); `cargo lambda watch` is the
+/// Lambda runtime emulator the end-to-end test hosts the example on.
+const CARGO_LAMBDA: &str = "cargo-lambda==1.9.2";
+
+/// The SAM template validators: cfn-lint (which no longer expands SAM itself) and the SAM
+/// translator that expands it, as `sam deploy` does.
+const CFN_VALIDATORS: &str = "cfn-lint==1.58.0 aws-sam-translator==1.115.0";
+
 /// How long an emulator may take to accept connections.
 const START_TIMEOUT: Duration = Duration::from_secs(60);
 
@@ -27,7 +35,8 @@ fn tools_dir() -> PathBuf {
     home.join(".cache/cloudport/tools")
 }
 
-/// A Python virtual environment holding `requirement`, created when missing.
+/// A Python virtual environment holding `requirement` (space-separated requirements), created
+/// when missing.
 fn python_venv(name: &str, requirement: &str) -> Result<PathBuf> {
     let dir = tools_dir().join(name);
     let marker = dir.join("cloudport-installed.txt");
@@ -41,7 +50,9 @@ fn python_venv(name: &str, requirement: &str) -> Result<PathBuf> {
     let python = std::env::var("PYTHON").unwrap_or_else(|_| "python3".to_owned());
     check(Command::new(&python).args(["-m", "venv"]).arg(&dir), "create a Python virtual environment")?;
     check(
-        Command::new(dir.join("bin/pip")).args(["install", "--quiet", "--disable-pip-version-check", requirement]),
+        Command::new(dir.join("bin/pip"))
+            .args(["install", "--quiet", "--disable-pip-version-check"])
+            .args(requirement.split_whitespace()),
         &format!("pip install {requirement}"),
     )?;
     std::fs::write(&marker, requirement).map_err(|e| format!("cannot write {}: {e}", marker.display()))?;
@@ -88,6 +99,15 @@ impl Emulators {
         // botocore (moto's venv has it).
         emulators.env.push(("CLOUDPORT_TEST_MOTO_SERVER".into(), moto.join("bin/moto_server").display().to_string()));
         emulators.env.push(("CLOUDPORT_TEST_BOTO_PYTHON".into(), moto.join("bin/python").display().to_string()));
+
+        // Not servers: the end-to-end test starts one `cargo lambda watch` per function, and
+        // the SAM test runs the validators.
+        let cargo_lambda = python_venv("cargo-lambda", CARGO_LAMBDA)?;
+        emulators
+            .env
+            .push(("CLOUDPORT_TEST_CARGO_LAMBDA".into(), cargo_lambda.join("bin/cargo-lambda").display().to_string()));
+        let cfn = python_venv("cfn", CFN_VALIDATORS)?;
+        emulators.env.push(("CLOUDPORT_TEST_CFN_PYTHON".into(), cfn.join("bin/python").display().to_string()));
         Ok(emulators)
     }
 

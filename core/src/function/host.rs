@@ -2,10 +2,72 @@
 
 use std::fmt;
 
+use super::function::Function;
 use crate::error::{Error, Result};
 
 /// The variable that overrides detection: `local`, `lambda`, `azure`, `http` or `openwhisk`.
 pub const HOST_ENV: &str = "CLOUDPORT_HOST";
+
+/// The variable naming the function a single-function deployment runs (a Lambda function, a
+/// Cloud Run service). Deploy descriptors cloudport generates set it.
+pub const FUNCTION_ENV: &str = "CLOUDPORT_FUNCTION";
+
+/// The function of `functions` a single-function deployment runs:
+///
+/// 1. the one [`FUNCTION_ENV`] names, if set;
+/// 2. else the one whose name is `platform_name` (the platform's own name for the deployment,
+///    such as `AWS_LAMBDA_FUNCTION_NAME` or `FUNCTION_TARGET`), or ends with `-<name>`
+///    (deploy descriptors prefix names with the stack's);
+/// 3. else the only function, if there is just one.
+///
+/// ```
+/// use cloudport_core::function::{Function, select_function};
+///
+/// async fn ping(_: ()) -> Result<&'static str, cloudport_core::Error> { Ok("pong") }
+/// async fn pong(_: ()) -> Result<&'static str, cloudport_core::Error> { Ok("ping") }
+/// let functions = vec![Function::json("ping", ping), Function::json("pong", pong)];
+///
+/// let chosen = select_function(functions.clone(), None, Some("shop-prod-pong"))?;
+/// assert_eq!(chosen.name(), "pong");
+/// let err = select_function(functions, None, Some("other")).unwrap_err();
+/// assert!(err.to_string().contains("CLOUDPORT_FUNCTION"));
+/// # Ok::<(), cloudport_core::Error>(())
+/// ```
+///
+/// # Errors
+/// `Config` naming [`FUNCTION_ENV`] and the functions there are when none can be chosen.
+pub fn select_function(
+    functions: Vec<Function>,
+    configured: Option<&str>,
+    platform_name: Option<&str>,
+) -> Result<Function> {
+    let names = || functions.iter().map(Function::name).collect::<Vec<_>>().join(", ");
+    if let Some(wanted) = configured.map(str::trim).filter(|w| !w.is_empty()) {
+        let known = names();
+        return functions.into_iter().find(|f| f.name() == wanted).ok_or_else(|| {
+            Error::config(format!("{FUNCTION_ENV}={wanted:?} names no function of this binary (it has: {known})"))
+        });
+    }
+    if let Some(platform) = platform_name {
+        let matches = |f: &Function| {
+            platform == f.name() || platform.strip_suffix(f.name()).is_some_and(|stack| stack.ends_with('-'))
+        };
+        // The longest name wins: `shop-count_words` must not pick a function named `words`.
+        if let Some(found) = functions.iter().filter(|f| matches(f)).max_by_key(|f| f.name().len()) {
+            let name = found.name().to_owned();
+            return Ok(functions.into_iter().find(|f| f.name() == name).expect("found above"));
+        }
+    }
+    if functions.len() == 1 {
+        return Ok(functions.into_iter().next().expect("one function"));
+    }
+    let platform = platform_name.map_or_else(String::new, |p| format!(" (the platform calls it {p:?})"));
+    Err(Error::config(if functions.is_empty() {
+        "this binary has no #[cloudport::function] to run".to_owned()
+    } else {
+        format!("cannot tell which function this deployment runs{platform}: set {FUNCTION_ENV} to one of {}", names())
+    }))
+}
 
 /// A kind of function host: how the platform hands work to the process.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -99,6 +161,37 @@ mod tests {
         assert_eq!(detect(&[("PORT", "8080"), ("K_SERVICE", "app")]).unwrap(), HostKind::Http);
         assert_eq!(detect(&[("PORT", "8080")]).unwrap(), HostKind::Local, "PORT alone is too common to mean Cloud Run");
         assert_eq!(detect(&[("__OW_API_HOST", "https://ow")]).unwrap(), HostKind::OpenWhisk);
+    }
+
+    fn functions(names: &[&str]) -> Vec<Function> {
+        async fn noop(_: ()) -> Result<()> {
+            Ok(())
+        }
+        names.iter().map(|n| Function::json(*n, noop)).collect()
+    }
+
+    #[test]
+    fn the_configured_function_wins_and_is_checked() {
+        let chosen = select_function(functions(&["a", "b"]), Some("b"), Some("a")).unwrap();
+        assert_eq!(chosen.name(), "b");
+        let err = select_function(functions(&["a", "b"]), Some("c"), None).unwrap_err();
+        assert!(err.to_string().contains("CLOUDPORT_FUNCTION=\"c\"") && err.to_string().contains("a, b"), "{err}");
+    }
+
+    #[test]
+    fn the_platform_name_may_carry_a_stack_prefix() {
+        let all = functions(&["words", "my-words", "count"]);
+        assert_eq!(select_function(all.clone(), None, Some("count")).unwrap().name(), "count");
+        assert_eq!(select_function(all.clone(), None, Some("app-my-words")).unwrap().name(), "my-words");
+        assert_eq!(select_function(all.clone(), None, Some("app-words")).unwrap().name(), "words");
+        let err = select_function(all, None, Some("appwords")).unwrap_err();
+        assert!(err.to_string().contains("set CLOUDPORT_FUNCTION to one of"), "{err}");
+    }
+
+    #[test]
+    fn a_lone_function_needs_no_name() {
+        assert_eq!(select_function(functions(&["only"]), None, Some("whatever")).unwrap().name(), "only");
+        assert!(select_function(Vec::new(), None, None).is_err());
     }
 
     #[test]

@@ -61,7 +61,7 @@ pub use handler::{
     FunctionService, Handler, IntoBatchOutcome, IntoHttpResponse, ServiceBody, blob_service, http_service,
     json_service, queue_service, schedule_service, tower_http_service,
 };
-pub use host::{HOST_ENV, HostKind};
+pub use host::{FUNCTION_ENV, HOST_ENV, HostKind, select_function};
 pub use invocation::{HttpRequest, HttpResponse, Input, Invocation, Output, error_response, http_status};
 pub use invoke::{ErrorPayload, Invoker, InvokerExt, NoInvoker};
 pub use queue_batch::{BatchOutcome, MessageOutcome, QueueBatch, QueueMessage, RawMessage};

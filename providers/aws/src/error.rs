@@ -1,4 +1,4 @@
-//! AWS failures mapped onto [`ErrorKind`], in one place for S3 and SQS.
+//! AWS failures mapped onto [`ErrorKind`], in one place for S3, SQS and Lambda.
 //!
 //! The service's error code decides when there is one; the HTTP status when there is not (HEAD
 //! responses have no body, so no code); transport failures by what the SDK says happened.
@@ -17,7 +17,7 @@ const DEFAULT_THROTTLE_DELAY: Duration = Duration::from_secs(1);
 
 const CREDENTIALS_HINT: &str = "set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (plus AWS_SESSION_TOKEN for temporary credentials), or AWS_PROFILE, or run with an IAM role";
 
-/// Maps any SDK error of any S3 or SQS operation.
+/// Maps any SDK error of any S3, SQS or Lambda operation.
 pub(crate) fn map_sdk_error<E>(err: SdkError<E, HttpResponse>) -> Error
 where
     E: ProvideErrorMetadata + StdError + Send + Sync + 'static,
@@ -77,6 +77,9 @@ pub(crate) fn from_response(
     };
     let (kind, hint) = match (code.unwrap_or(""), status) {
         ("NoSuchKey" | "NotFound", _) | ("", 404) => (ErrorKind::NotFound, ""),
+        ("ResourceNotFoundException", _) => {
+            (ErrorKind::NotFound, " (check the function name, or CLOUDPORT_FUNCTION_PREFIX, and the region)")
+        }
         ("NoSuchBucket", _) => (ErrorKind::Config, " (create the bucket, or fix the bucket name in the URL)"),
         ("AWS.SimpleQueueService.NonExistentQueue" | "QueueDoesNotExist", _) => {
             (ErrorKind::NotFound, " (create the queue, or add create=true to the sqs:// URL)")
@@ -94,7 +97,7 @@ pub(crate) fn from_response(
             (ErrorKind::Conflict, " (a concurrent conditional write raced this one: read again and retry)")
         }
         ("InvalidRange", _) | (_, 416) => (ErrorKind::InvalidInput, ""),
-        ("EntityTooLarge", _) => (ErrorKind::TooLarge, ""),
+        ("EntityTooLarge" | "RequestTooLargeException", _) | (_, 413) => (ErrorKind::TooLarge, ""),
         (
             "SlowDown"
             | "Throttling"
@@ -191,6 +194,8 @@ mod tests {
         assert_eq!(kind(400, Some("AWS.SimpleQueueService.NonExistentQueue")), ErrorKind::NotFound);
         assert_eq!(kind(500, Some("InternalError")), ErrorKind::Unavailable);
         assert_eq!(kind(400, Some("RequestTimeout")), ErrorKind::Timeout);
+        assert_eq!(kind(404, Some("ResourceNotFoundException")), ErrorKind::NotFound);
+        assert_eq!(kind(413, Some("RequestTooLargeException")), ErrorKind::TooLarge);
     }
 
     #[test]

@@ -35,7 +35,9 @@
 
 mod config;
 mod error;
+pub mod lambda;
 pub mod s3;
+pub mod sam;
 pub mod sqs;
 
 pub use config::AwsOptions;

@@ -249,6 +249,12 @@ impl S3BlobStore {
         &self.inner.bucket
     }
 
+    /// The key prefix under which the store's keys live: empty, or ending with `/`.
+    #[must_use]
+    pub fn prefix(&self) -> &str {
+        &self.inner.prefix
+    }
+
     /// The SDK client, built on first use from the configuration.
     ///
     /// # Errors

@@ -91,7 +91,7 @@ fn attribute_size(v: &MessageAttributeValue) -> usize {
 }
 
 /// A received SQS message as a [`Delivery`].
-pub(super) fn decode(message: SqsMessage) -> Result<Delivery> {
+pub(super) fn decode(mut message: SqsMessage) -> Result<Delivery> {
     let missing = |what: &str| Error::new(ErrorKind::Other, format!("SQS delivered a message without {what}"));
     let id = message.message_id().ok_or_else(|| missing("an id"))?.to_owned();
     let receipt = message.receipt_handle().ok_or_else(|| missing("a receipt handle"))?.to_owned();
@@ -103,17 +103,33 @@ pub(super) fn decode(message: SqsMessage) -> Result<Delivery> {
     let enqueued_at = system_attr(MessageSystemAttributeName::SentTimestamp)
         .and_then(|ms| ms.parse::<u64>().ok())
         .map_or(SystemTime::UNIX_EPOCH, |ms| SystemTime::UNIX_EPOCH + Duration::from_millis(ms));
+    let sqs_body = message.body.take();
+    let attributes = message
+        .message_attributes()
+        .into_iter()
+        .flatten()
+        .map(|(name, value)| (name.as_str(), value.string_value(), value.binary_value().map(|b| b.as_ref())));
+    let (body, attributes) = received(sqs_body, attributes);
+    Ok(Delivery::new(MessageId::new(id), body, attributes, delivery_count, enqueued_at, Receipt::new(receipt)))
+}
+
+/// The body and attributes of a received message, from its SQS body and its message
+/// attributes as `(name, string value, binary value)`: a body carried in [`BODY_ATTRIBUTE`] is
+/// put back, and binary attributes other than that one are dropped (cloudport sends none).
+pub(crate) fn received<'a>(
+    sqs_body: Option<String>,
+    message_attributes: impl IntoIterator<Item = (&'a str, Option<&'a str>, Option<&'a [u8]>)>,
+) -> (Bytes, Attributes) {
     let mut attributes = Attributes::new();
     let mut body = None;
-    for (name, value) in message.message_attributes().into_iter().flatten() {
+    for (name, text, binary) in message_attributes {
         if name == BODY_ATTRIBUTE {
-            body = Some(value.binary_value().map_or_else(Bytes::new, |b| Bytes::copy_from_slice(b.as_ref())));
-        } else if let Some(text) = value.string_value() {
-            attributes.insert(name.clone(), text.to_owned());
+            body = Some(binary.map_or_else(Bytes::new, Bytes::copy_from_slice));
+        } else if let Some(text) = text {
+            attributes.insert(name.to_owned(), text.to_owned());
         }
     }
-    let body = body.unwrap_or_else(|| Bytes::from(message.body.unwrap_or_default()));
-    Ok(Delivery::new(MessageId::new(id), body, attributes, delivery_count, enqueued_at, Receipt::new(receipt)))
+    (body.unwrap_or_else(|| Bytes::from(sqs_body.unwrap_or_default())), attributes)
 }
 
 #[cfg(test)]

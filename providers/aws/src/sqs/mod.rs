@@ -1,6 +1,6 @@
 //! [`SqsQueue`]: a [`Queue`] on Amazon SQS (standard queues).
 
-mod codec;
+pub(crate) mod codec;
 mod setup;
 
 use std::collections::HashMap;
@@ -406,19 +406,32 @@ impl SqsQueue {
     }
 
     async fn dead_letter_inner(&self, receipt: &Receipt, reason: &str) -> Result<()> {
+        let held = self.held().get(receipt.as_str()).map(|h| (h.body.clone(), h.attributes.clone()));
+        let Some((body, attributes)) = held else {
+            return Err(Error::new(
+                ErrorKind::PreconditionFailed,
+                "dead_letter needs a delivery received through this queue handle whose lease is still held (SQS cannot return a message by its receipt)",
+            ));
+        };
+        self.move_to_dead_letter(receipt, body, attributes, reason).await
+    }
+
+    /// Sends a delivered message (`body`, `attributes`) to the dead-letter queue with `reason`,
+    /// then deletes it by `receipt`: what `dead_letter` does, for deliveries that reached us
+    /// another way (a Lambda SQS event).
+    pub(crate) async fn move_to_dead_letter(
+        &self,
+        receipt: &Receipt,
+        body: Bytes,
+        mut attributes: Attributes,
+        reason: &str,
+    ) -> Result<()> {
         let r = self.resolved().await?;
         let Some(dlq) = &r.dead_letter else {
             return Err(Error::config(format!(
                 "SQS queue {} has no dead-letter queue: give it a redrive policy (or open it with dead_letter=NAME&max_deliveries=N&create=true)",
                 self.inner.name
             )));
-        };
-        let held = self.held().get(receipt.as_str()).map(|h| (h.body.clone(), h.attributes.clone()));
-        let Some((body, mut attributes)) = held else {
-            return Err(Error::new(
-                ErrorKind::PreconditionFailed,
-                "dead_letter needs a delivery received through this queue handle whose lease is still held (SQS cannot return a message by its receipt)",
-            ));
         };
         attributes.insert(DEAD_LETTER_REASON_ATTRIBUTE.to_owned(), reason.to_owned());
         let mut message = Message::new(body);

@@ -93,10 +93,12 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use cloudport_core::function::{Function, InvokerExt, ResourceOpener, Resources, TraceContext, Trigger};
+use cloudport_core::function::{
+    Function, Input, InvokerExt, ResourceOpener, Resources, ScheduleTick, TraceContext, Trigger, TriggerKind,
+};
 use cloudport_core::queue::check_lease;
 use cloudport_core::telemetry::TARGET;
-use cloudport_core::{BlobStore, Error, Queue, Result};
+use cloudport_core::{BlobStore, Error, ErrorKind, Queue, Result};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use tokio::task::JoinHandle;
@@ -325,6 +327,37 @@ impl RunningHost {
         I: Serialize + ?Sized,
     {
         self.invoker().invoke_json_async(function, input, TraceContext::new_root()).await
+    }
+
+    /// Runs the schedule-triggered function `function` now, as if its schedule fired, and waits
+    /// for it: for tests and demos that cannot wait for the next fire time.
+    ///
+    /// # Errors
+    /// `NotFound` for an unknown function, `InvalidInput` for one without a schedule,
+    /// `Unavailable` once shutdown began, and the function's own error.
+    pub async fn fire(&self, function: &str) -> Result<()> {
+        let hosted = self.shared.function(function).ok_or_else(|| {
+            Error::new(
+                ErrorKind::NotFound,
+                format!(
+                    "no function named {function:?} (scheduled functions: {})",
+                    self.shared.known(Some(TriggerKind::Schedule))
+                ),
+            )
+        })?;
+        let Trigger::Schedule(schedule) = hosted.function.trigger() else {
+            return Err(Error::invalid_input(format!(
+                "function {function:?} is triggered by {}, not a schedule",
+                hosted.kind()
+            )));
+        };
+        let now = std::time::SystemTime::now();
+        let tick = ScheduleTick::new(schedule.expression(), now, now, false);
+        let _permit = self.shared.wait_permit(hosted).await?;
+        match self.shared.call(hosted, Input::Schedule(tick), None).await {
+            Some(result) => result.map(drop),
+            None => Err(shared::shutting_down(function)),
+        }
     }
 
     /// What each function has done so far.

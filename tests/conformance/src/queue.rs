@@ -137,6 +137,7 @@ pub struct QueueFixture {
     /// Moves time for the queue's leases and delays.
     pub time: Arc<dyn TimeControl>,
     guard: Option<Box<dyn Any + Send + Sync>>,
+    gaps: Vec<(&'static str, String)>,
 }
 
 impl fmt::Debug for QueueFixture {
@@ -154,7 +155,7 @@ impl QueueFixture {
     /// A fixture for `queue`, moving time with `time`.
     #[must_use]
     pub fn new(queue: Arc<dyn Queue>, time: Arc<dyn TimeControl>) -> Self {
-        Self { queue, dead_letters: None, time, guard: None }
+        Self { queue, dead_letters: None, time, guard: None, gaps: Vec::new() }
     }
 
     /// Sets the dead-letter queue (required when the spec has a policy and the provider supports
@@ -170,6 +171,23 @@ impl QueueFixture {
     pub fn with_guard(mut self, guard: impl Any + Send + Sync) -> Self {
         self.guard = Some(Box::new(guard));
         self
+    }
+
+    /// Declares that the emulator this fixture runs on gets `behaviour` wrong where the real
+    /// service does not; that behaviour then checks what still must hold and reports
+    /// [`Outcome::NotEnforced`] with `reason`.
+    ///
+    /// Only `concurrent_consumers` honours it: for emulators whose acknowledgements race with
+    /// each other (an ack may then fail as a lost lease although the lease was held). Every
+    /// message must still be received, and copies must still be the same message.
+    #[must_use]
+    pub fn with_emulator_gap(mut self, behaviour: &'static str, reason: impl Into<String>) -> Self {
+        self.gaps.push((behaviour, reason.into()));
+        self
+    }
+
+    fn emulator_gap(&self, behaviour: &str) -> Option<&str> {
+        self.gaps.iter().find(|(b, _)| *b == behaviour).map(|(_, reason)| reason.as_str())
     }
 
     fn caps(&self) -> QueueCapabilities {
@@ -785,6 +803,7 @@ pub async fn concurrent_consumers(fixture: &QueueFixture) -> Outcome {
     let seen: Arc<Mutex<HashMap<MessageId, Vec<Bytes>>>> = Arc::default();
     let started = Instant::now();
     let deadline = Duration::from_secs(60);
+    let racy_acks = fixture.emulator_gap("concurrent_consumers").is_some();
     let consumers = (0..CONSUMERS)
         .map(|_| {
             let (queue, seen) = (fixture.queue.clone(), seen.clone());
@@ -800,7 +819,12 @@ pub async fn concurrent_consumers(fixture: &QueueFixture) -> Outcome {
                     }
                     for delivery in queue.receive(opts.clone()).await.expect("receive") {
                         seen.lock().unwrap().entry(delivery.id.clone()).or_default().push(delivery.body.clone());
-                        ack(&*queue, &delivery).await;
+                        match queue.ack(&delivery.receipt).await {
+                            Ok(()) => {}
+                            // The emulator lost track of a held lease: the message may come again.
+                            Err(e) if racy_acks && e.kind() == ErrorKind::PreconditionFailed => {}
+                            Err(e) => panic!("ack of {}: {e}", delivery.id),
+                        }
                     }
                 }
             })
@@ -820,6 +844,15 @@ pub async fn concurrent_consumers(fixture: &QueueFixture) -> Outcome {
     assert_eq!(seen.len(), MESSAGES, "distinct messages received within {deadline:?}");
     for (id, body) in &sent {
         assert_eq!(seen.get(id).map(|b| &b[0]), Some(body), "message {id}");
+    }
+    if let Some(reason) = fixture.emulator_gap("concurrent_consumers") {
+        // A message whose ack raced may be delivered again, so the queue need not be empty.
+        let copies = if caps.exclusive_lease {
+            String::new()
+        } else {
+            format!("{} may deliver a copy of a leased message; ", caps.provider)
+        };
+        return Outcome::NotEnforced(format!("{copies}{reason}"));
     }
     expect_nothing(&*fixture.queue, HIDDEN_WAIT, "receive after every message was acked").await;
     if caps.exclusive_lease {

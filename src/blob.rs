@@ -43,7 +43,7 @@ pub fn open_url(url: &Url) -> Result<Arc<dyn BlobStore>> {
         "file" => Ok(Arc::new(cloudport_local::FsBlobStore::from_url(url)?)),
         #[cfg(feature = "local")]
         "memory" => Ok(Arc::new(cloudport_local::MemoryBlobStore::from_url(url)?)),
-        #[cfg(feature = "aws")]
+        #[cfg(feature = "aws-s3")]
         "s3" => Ok(Arc::new(cloudport_aws::S3BlobStore::from_url(url)?)),
         other => Err(scheme::unavailable(other, Resource::Blob)),
     }

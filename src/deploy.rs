@@ -3,7 +3,7 @@
 //!
 //! | `CLOUDPORT_DEPLOY` | prints | feature |
 //! |---|---|---|
-//! | `sam` | an AWS SAM template (JSON, which SAM reads as YAML): see [`cloudport_aws::sam`] | `aws` |
+//! | `sam` | an AWS SAM template (JSON, which SAM reads as YAML): see [`cloudport_aws::sam`] | `aws-sam` (in `aws`) |
 //!
 //! ```text
 //! CLOUDPORT_DEPLOY=sam cargo run --features aws --example pipeline > template.json
@@ -27,7 +27,7 @@ pub fn requested() -> Option<String> {
 /// (where `cargo lambda build` puts it, for SAM's `CodeUri`).
 ///
 /// ```
-/// # #[cfg(feature = "aws")] {
+/// # #[cfg(feature = "aws-sam")] {
 /// use cloudport::function::Function;
 ///
 /// async fn ping(_: ()) -> Result<&'static str, cloudport::Error> { Ok("pong") }
@@ -54,14 +54,14 @@ pub fn write(target: &str, functions: &[Function], binary: &str, out: &mut dyn W
         .map_err(|e| Error::new(ErrorKind::Other, format!("cannot write the deploy descriptor: {e}")))
 }
 
-#[cfg(feature = "aws")]
+#[cfg(feature = "aws-sam")]
 fn sam(functions: &[Function], binary: &str) -> Result<String> {
     use cloudport_aws::sam::{SamOptions, template};
     let template = template(functions, &SamOptions::new().binary(binary))?;
     serde_json::to_string_pretty(&template).map_err(|e| Error::new(ErrorKind::Other, e.to_string()))
 }
 
-#[cfg(not(feature = "aws"))]
+#[cfg(not(feature = "aws-sam"))]
 fn sam(_functions: &[Function], _binary: &str) -> Result<String> {
-    Err(Error::config("a SAM template needs cloudport's `aws` feature (enable it in Cargo.toml)"))
+    Err(Error::config("a SAM template needs cloudport's `aws-sam` feature, or `aws` (enable it in Cargo.toml)"))
 }

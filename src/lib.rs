@@ -54,9 +54,15 @@
 //! | feature | blob store URL | queue URL |
 //! |---|---|---|
 //! | `local` (default) | `file:///abs/path[?fsync=false]`, `memory://name` | `memory://name`, `sqlite:///abs/path.db[?queue=name]` |
-//! | `aws` | `s3://bucket[/prefix]` | `sqs://queue-name[?create=true&dead_letter=NAME&max_deliveries=N]` |
+//! | `aws` (or `aws-s3`, `aws-sqs`) | `s3://bucket[/prefix]` | `sqs://queue-name[?create=true&dead_letter=NAME&max_deliveries=N]` |
 //! | `azure` (planned) | `az://account/container/prefix` | `azqueue://account/queue` |
 //! | `gcp` (planned) | `gs://bucket/prefix` | `pubsub://project/topic?subscription=name` |
+//!
+//! On AWS, `aws` enables every part; a Lambda function can enable only the parts it uses, for a
+//! smaller binary: `aws-s3`, `aws-sqs`, `aws-lambda` (running functions on Lambda; HTTP triggers
+//! also need `aws-lambda-http`, queue triggers `aws-sqs`), `aws-invoke` (`Context::invoke` on
+//! Lambda), `aws-sam` (`CLOUDPORT_DEPLOY=sam`). A part that is off fails with a `Config` error
+//! naming its feature.
 //!
 //! Queue URLs also take `dead_letter=<queue>&max_deliveries=<n>`. An unknown scheme, a scheme
 //! whose feature is off, or an unknown option is an [`ErrorKind::Config`] error that says what
@@ -82,7 +88,14 @@ pub use cloudport_core::{
 #[cfg_attr(docsrs, doc(cfg(feature = "local")))]
 pub use cloudport_local as local;
 
-#[cfg(feature = "aws")]
+/// Amazon Web Services: S3, SQS and Lambda (any `aws-*` feature; which parts, the features say).
+#[cfg(any(
+    feature = "aws-s3",
+    feature = "aws-sqs",
+    feature = "aws-lambda",
+    feature = "aws-invoke",
+    feature = "aws-sam"
+))]
 #[cfg_attr(docsrs, doc(cfg(feature = "aws")))]
 pub use cloudport_aws as aws;
 

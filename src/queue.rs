@@ -44,7 +44,7 @@ pub fn open_url(url: &Url) -> Result<Arc<dyn Queue>> {
         "memory" => Ok(Arc::new(cloudport_local::MemoryQueue::from_url(url)?)),
         #[cfg(feature = "local")]
         "sqlite" => Ok(Arc::new(cloudport_local::SqliteQueue::from_url(url)?)),
-        #[cfg(feature = "aws")]
+        #[cfg(feature = "aws-sqs")]
         "sqs" => Ok(Arc::new(cloudport_aws::SqsQueue::from_url(url)?)),
         other => Err(scheme::unavailable(other, Resource::Queue)),
     }

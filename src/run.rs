@@ -32,7 +32,7 @@ pub async fn run() -> Result<()> {
     }
     match HostKind::detect()? {
         HostKind::Local => run_local(functions).await,
-        #[cfg(feature = "aws")]
+        #[cfg(feature = "aws-lambda")]
         HostKind::Lambda => {
             use std::sync::Arc;
             cloudport_aws::lambda::LambdaHost::from_env(functions, Arc::new(crate::function::EnvOpener))?.run().await
@@ -62,7 +62,7 @@ async fn run_local(_functions: Vec<cloudport_core::function::Function>) -> Resul
 
 fn unavailable(host: HostKind) -> Error {
     let feature = match host {
-        HostKind::Lambda => "aws",
+        HostKind::Lambda => "aws-lambda",
         HostKind::Azure => "azure",
         HostKind::Http => "gcp",
         _ => "a provider",

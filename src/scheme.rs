@@ -25,8 +25,8 @@ const SCHEMES: &[(&str, Resource, &str)] = &[
     ("memory", Resource::Blob, "local"),
     ("memory", Resource::Queue, "local"),
     ("sqlite", Resource::Queue, "local"),
-    ("s3", Resource::Blob, "aws"),
-    ("sqs", Resource::Queue, "aws"),
+    ("s3", Resource::Blob, "aws-s3"),
+    ("sqs", Resource::Queue, "aws-sqs"),
     ("az", Resource::Blob, "azure"),
     ("azqueue", Resource::Queue, "azure"),
     ("gs", Resource::Blob, "gcp"),
@@ -60,7 +60,7 @@ mod tests {
     #[test]
     fn disabled_feature_is_named() {
         let msg = unavailable("s3", Resource::Blob).to_string();
-        assert!(msg.contains("`aws` feature"), "{msg}");
+        assert!(msg.contains("`aws-s3` feature"), "{msg}");
         let msg = unavailable("pubsub", Resource::Queue).to_string();
         assert!(msg.contains("`gcp` feature"), "{msg}");
     }

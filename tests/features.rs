@@ -11,12 +11,15 @@ fn config_error(result: cloudport::Result<impl std::fmt::Debug>) -> String {
 
 #[test]
 fn cloud_schemes_name_the_feature_to_enable() {
-    #[cfg(not(feature = "aws"))]
+    #[cfg(not(feature = "aws-s3"))]
     {
         let msg = config_error(cloudport::blob::open("s3://bucket/prefix"));
-        assert!(msg.contains("`aws` feature"), "{msg}");
+        assert!(msg.contains("`aws-s3` feature"), "{msg}");
+    }
+    #[cfg(not(feature = "aws-sqs"))]
+    {
         let msg = config_error(cloudport::queue::open("sqs://jobs"));
-        assert!(msg.contains("`aws` feature"), "{msg}");
+        assert!(msg.contains("`aws-sqs` feature"), "{msg}");
     }
     let msg = config_error(cloudport::blob::open("az://account/container"));
     assert!(msg.contains("`azure` feature"), "{msg}");

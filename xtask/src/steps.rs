@@ -36,6 +36,10 @@ fn run(step: &str, mut cmd: Command) -> Result {
     if status.success() { Ok(()) } else { Err(format!("{step} failed ({status})")) }
 }
 
+/// Sets of the facade's `aws-*` features checked on their own: the lean Lambda function of the
+/// size benchmark first, then every other part at least once.
+const AWS_PART_SETS: [&str; 3] = ["aws-s3,aws-lambda", "aws-sqs,aws-sam", "aws-lambda-http,aws-invoke"];
+
 /// `cargo xtask test`.
 pub(crate) fn test_all() -> Result {
     let started = Instant::now();
@@ -74,6 +78,23 @@ fn run_tests(conformance_dir: &Path, emulators: &Emulators) -> Result {
     ]);
     run("lints (cargo clippy -D warnings)", clippy)?;
 
+    // The AWS provider's parts are features; each must build, and lint clean, without the others.
+    for features in AWS_PART_SETS {
+        let mut part = cargo();
+        part.args([
+            "clippy",
+            "-p",
+            "cloudport",
+            "--no-default-features",
+            "--features",
+            features,
+            "--",
+            "-D",
+            "warnings",
+        ]);
+        run(&format!("cloudport with only {features} (cargo clippy --no-default-features)"), part)?;
+    }
+
     let mut docs = cargo();
     docs.args(["doc", "--no-deps", "--workspace", "--exclude", "cloudport-benches", "--features", "cloudport/aws"])
         .env("RUSTDOCFLAGS", "-D warnings");
@@ -96,6 +117,10 @@ fn run_tests(conformance_dir: &Path, emulators: &Emulators) -> Result {
         .env("CLOUDPORT_CONFORMANCE_DIR", conformance_dir)
         .envs(emulators.env().iter().map(|(k, v)| (k, v)));
     run("every test in the workspace, doc tests included (cargo test --workspace)", tests)?;
+
+    let mut lean = cargo();
+    lean.args(["test", "-p", "cloudport-aws", "--no-default-features", "--features", "s3,lambda", "--lib"]);
+    run("the AWS provider's unit tests with only s3 and lambda (what the parts that are off say)", lean)?;
 
     let mut no_default = cargo();
     no_default

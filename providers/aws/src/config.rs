@@ -1,4 +1,9 @@
 //! Loading the AWS SDK configuration: the standard chain, plus the overrides a URL may carry.
+//! Builds with no SDK client (the `lambda` or `sam` features alone) only pass [`AwsOptions`] on.
+#![cfg_attr(
+    not(any(feature = "s3", feature = "sqs", feature = "invoke")),
+    allow(dead_code, reason = "no SDK client in this build loads the configuration")
+)]
 
 use std::time::Duration;
 
@@ -6,6 +11,7 @@ use aws_config::{BehaviorVersion, Region, SdkConfig};
 use aws_credential_types::Credentials;
 use aws_smithy_http_client::tls;
 use aws_smithy_types::timeout::TimeoutConfig;
+#[cfg(any(feature = "s3", feature = "sqs"))]
 use cloudport_core::config::UrlOptions;
 use cloudport_core::{Error, Result};
 
@@ -88,6 +94,7 @@ impl AwsOptions {
     }
 
     /// Takes `region`, `endpoint` and `profile` from a URL's options.
+    #[cfg(any(feature = "s3", feature = "sqs"))]
     pub(crate) fn from_url_options(opts: &mut UrlOptions) -> Self {
         Self {
             region: opts.take("region"),
@@ -142,6 +149,7 @@ fn https_client() -> aws_smithy_runtime_api::client::http::SharedHttpClient {
 
 /// Seconds for an SDK field that takes whole seconds: rounded up, so a lease or delay is never
 /// shorter than asked.
+#[cfg(feature = "sqs")]
 pub(crate) fn whole_secs(d: Duration) -> i32 {
     let secs = d.as_secs() + u64::from(d.subsec_nanos() > 0);
     i32::try_from(secs).unwrap_or(i32::MAX)

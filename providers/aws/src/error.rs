@@ -7,9 +7,9 @@ use std::error::Error as StdError;
 use std::time::Duration;
 
 use aws_credential_types::provider::error::CredentialsError;
-use aws_sdk_s3::error::ProvideErrorMetadata;
 use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
 use aws_smithy_runtime_api::client::result::SdkError;
+use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 use cloudport_core::{Error, ErrorKind};
 
 /// Retry hint for throttling answers without a `Retry-After` header.

@@ -1,4 +1,17 @@
-//! cloudport's AWS provider: [`S3BlobStore`] and [`SqsQueue`], built on the official AWS SDK.
+//! cloudport's AWS provider: [`S3BlobStore`], [`SqsQueue`], and functions on Lambda
+//! ([`lambda`]), built on the official AWS SDK.
+//!
+//! Each service is a cargo feature, all on by default, so that a Lambda function links only the
+//! SDK clients it uses:
+//!
+//! | feature | gives | links |
+//! |---|---|---|
+//! | `s3` | [`S3BlobStore`] | aws-sdk-s3 |
+//! | `sqs` | [`SqsQueue`]; retry delays and dead-lettering for queue functions on Lambda | aws-sdk-sqs |
+//! | `lambda` | [`lambda::LambdaHost`], every trigger but HTTP | lambda_runtime, aws_lambda_events |
+//! | `lambda-http` | HTTP functions on Lambda (API Gateway, Function URLs, ALB) | lambda_http |
+//! | `invoke` | [`lambda::LambdaInvoker`] | aws-sdk-lambda |
+//! | `sam` | [`sam::template`] | nothing more |
 //!
 //! Both read the standard AWS configuration, exactly as the AWS CLI and every AWS SDK do:
 //! region from `AWS_REGION` or the profile, credentials from the default chain (environment,
@@ -34,12 +47,23 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod config;
+#[cfg(any(feature = "s3", feature = "sqs", feature = "invoke"))]
 mod error;
 pub mod lambda;
+#[cfg(feature = "s3")]
+#[cfg_attr(docsrs, doc(cfg(feature = "s3")))]
 pub mod s3;
+#[cfg(feature = "sam")]
+#[cfg_attr(docsrs, doc(cfg(feature = "sam")))]
 pub mod sam;
+#[cfg(feature = "sqs")]
+#[cfg_attr(docsrs, doc(cfg(feature = "sqs")))]
 pub mod sqs;
+#[cfg(any(feature = "sqs", feature = "lambda"))]
+mod sqs_body;
 
 pub use config::AwsOptions;
+#[cfg(feature = "s3")]
 pub use s3::{S3BlobStore, S3Builder};
+#[cfg(feature = "sqs")]
 pub use sqs::{SqsBuilder, SqsQueue};

@@ -152,7 +152,6 @@ async fn probe_consumer() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "open: on moto 5.2.5, one message in 10,000 is deleted without either consumer having printed or recorded it (3 runs of 3); not yet explained, so not yet claimed"]
 async fn ten_thousand_messages_survive_a_killed_consumer() {
     let Some(endpoint) = moto("aws sqs 10,000 messages across a consumer kill") else { return };
     let base = unique("bulk");
@@ -178,13 +177,21 @@ async fn ten_thousand_messages_survive_a_killed_consumer() {
         .spawn()
         .unwrap();
     let seen: Arc<Mutex<HashSet<String>>> = Arc::default();
+    // Lines that name no message sent here (a line cut by the kill, say): reported, never counted.
+    let garbled: Arc<Mutex<Vec<String>>> = Arc::default();
     let stdout = child.stdout.take().unwrap();
     let reader = std::thread::spawn({
-        let seen = seen.clone();
+        let (seen, garbled) = (seen.clone(), garbled.clone());
         move || {
             for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                if let Some(body) = line.strip_prefix("received ") {
-                    seen.lock().unwrap().insert(body.to_owned());
+                // Not at the start of the line only: libtest writes `test probe_consumer ... `
+                // and the consumer's first line follows it on the same line.
+                if let Some((_, body)) = line.rsplit_once("received ") {
+                    if is_sent(body) {
+                        seen.lock().unwrap().insert(body.to_owned());
+                    } else {
+                        garbled.lock().unwrap().push(line.clone());
+                    }
                 }
             }
         }
@@ -209,7 +216,8 @@ async fn ten_thousand_messages_survive_a_killed_consumer() {
         .into_iter()
         .map(|share| {
             let (seen, seen_too) = (seen.clone(), seen.clone());
-            let record = move |body| {
+            let record = move |body: String| {
+                assert!(is_sent(&body), "received {body:?}, which was never sent");
                 seen.lock().unwrap().insert(body);
             };
             let done = move || seen_too.lock().unwrap().len() >= MESSAGES || Instant::now() > deadline;
@@ -219,7 +227,63 @@ async fn ten_thousand_messages_survive_a_killed_consumer() {
     for t in tasks {
         t.await.unwrap();
     }
-    let seen = seen.lock().unwrap();
-    let lost: Vec<String> = (0..MESSAGES).map(|i| format!("m{i:05}")).filter(|b| !seen.contains(b)).collect();
-    assert!(lost.is_empty(), "{} messages never delivered, such as {:?}", lost.len(), &lost[..lost.len().min(5)]);
+    let seen = seen.lock().unwrap().clone();
+    let lost: Vec<usize> = (0..MESSAGES).filter(|i| !seen.contains(&format!("m{i:05}"))).collect();
+    if !lost.is_empty() {
+        // Where the lost ones are: still in their queue (in flight or visible), or gone.
+        let mut report = Vec::new();
+        for &i in lost.iter().take(5) {
+            let counts = queue_counts(&endpoint, &format!("{base}-{}", i % SHARDS)).await;
+            report.push(format!("m{i:05} (its queue: {counts})"));
+        }
+        panic!(
+            "{} messages never delivered: {}; lines of the killed consumer naming no message: {:?}",
+            lost.len(),
+            report.join(", "),
+            garbled.lock().unwrap()
+        );
+    }
+}
+
+/// Whether `body` is one of the messages the test sent.
+fn is_sent(body: &str) -> bool {
+    body.len() == 6 && body.strip_prefix('m').and_then(|n| n.parse::<usize>().ok()).is_some_and(|n| n < MESSAGES)
+}
+
+/// SQS's approximate counts of `queue`, straight from the SDK, for a failure report.
+async fn queue_counts(endpoint: &str, queue: &str) -> String {
+    use aws_sdk_sqs::types::QueueAttributeName as Attr;
+    use aws_smithy_http_client::tls::{Provider, rustls_provider::CryptoMode};
+    let http = aws_smithy_http_client::Builder::new().tls_provider(Provider::Rustls(CryptoMode::Ring)).build_https();
+    let sdk = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .http_client(http)
+        .endpoint_url(endpoint)
+        .region(aws_config::Region::new("us-east-1"))
+        .credentials_provider(aws_credential_types::Credentials::new("testing", "testing", None, None, "test"))
+        .load()
+        .await;
+    let client = aws_sdk_sqs::Client::new(&sdk);
+    let result = async {
+        let url = client.get_queue_url().queue_name(queue).send().await?.queue_url.unwrap_or_default();
+        client
+            .get_queue_attributes()
+            .queue_url(url)
+            .attribute_names(Attr::ApproximateNumberOfMessages)
+            .attribute_names(Attr::ApproximateNumberOfMessagesNotVisible)
+            .send()
+            .await
+            .map_err(aws_sdk_sqs::Error::from)
+    };
+    match result.await {
+        Ok(out) => {
+            let attrs = out.attributes.unwrap_or_default();
+            let get = |a: Attr| attrs.get(&a).cloned().unwrap_or_default();
+            format!(
+                "{} visible, {} in flight",
+                get(Attr::ApproximateNumberOfMessages),
+                get(Attr::ApproximateNumberOfMessagesNotVisible)
+            )
+        }
+        Err(e) => format!("unreadable: {e}"),
+    }
 }

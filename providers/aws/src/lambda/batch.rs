@@ -1,25 +1,33 @@
 //! Settling an SQS batch the Lambda way: a partial batch response (`batchItemFailures`) for
 //! messages to retry, a visibility change for retry delays, and the dead-letter queue for
-//! messages the handler gave up on.
+//! messages the handler gave up on. The last two call SQS, so they need the `sqs` feature;
+//! without it (a blob function fed by SQS, say) such messages are reported as failures, with a
+//! warning, and the queue's visibility timeout and redrive policy apply.
 
 use std::collections::HashMap;
-use std::sync::{Mutex, PoisonError};
 
 use aws_lambda_events::sqs::{BatchItemFailure, SqsBatchResponse};
 use cloudport_core::function::{BatchOutcome, MessageOutcome};
 use cloudport_core::telemetry::TARGET;
-use cloudport_core::{Error, MessageId, Queue, Result};
+use cloudport_core::{MessageId, Result};
 
 use super::events::SqsRecord;
 use crate::config::AwsOptions;
+#[cfg(feature = "sqs")]
 use crate::sqs::SqsQueue;
+#[cfg(feature = "sqs")]
+use cloudport_core::{Error, Queue};
+#[cfg(feature = "sqs")]
+use std::sync::{Mutex, PoisonError};
 
 /// The queues SQS events came from, by ARN, opened once per execution environment.
 #[derive(Debug, Default)]
 pub(super) struct SourceQueues {
+    #[cfg(feature = "sqs")]
     queues: Mutex<HashMap<String, SqsQueue>>,
 }
 
+#[cfg(feature = "sqs")]
 impl SourceQueues {
     /// The queue of `arn` (`arn:aws:sqs:<region>:<account>:<name>`), in its region.
     fn queue(&self, arn: &str, aws: &AwsOptions) -> Result<SqsQueue> {
@@ -80,6 +88,7 @@ pub(super) async fn settle(
     response
 }
 
+#[cfg(feature = "sqs")]
 fn source(record: &SqsRecord, queues: &SourceQueues, aws: &AwsOptions) -> Result<(SqsQueue, cloudport_core::Receipt)> {
     let arn = record
         .source_arn
@@ -89,6 +98,7 @@ fn source(record: &SqsRecord, queues: &SourceQueues, aws: &AwsOptions) -> Result
     Ok((queues.queue(arn, aws)?, receipt))
 }
 
+#[cfg(feature = "sqs")]
 async fn retry_after(
     record: &SqsRecord,
     delay: std::time::Duration,
@@ -100,13 +110,31 @@ async fn retry_after(
     queue.nack(&receipt, delay).await
 }
 
+#[cfg(feature = "sqs")]
 async fn dead_letter(record: &SqsRecord, reason: &str, queues: &SourceQueues, aws: &AwsOptions) -> Result<()> {
     let (queue, receipt) = source(record, queues, aws)?;
     let message = &record.message;
     queue.move_to_dead_letter(&receipt, message.body.clone(), message.attributes.clone(), reason).await
 }
 
-#[cfg(test)]
+#[cfg(not(feature = "sqs"))]
+async fn retry_after(_: &SqsRecord, _: std::time::Duration, _: &SourceQueues, _: &AwsOptions) -> Result<()> {
+    Err(sqs_disabled("delay a retry"))
+}
+
+#[cfg(not(feature = "sqs"))]
+async fn dead_letter(_: &SqsRecord, _: &str, _: &SourceQueues, _: &AwsOptions) -> Result<()> {
+    Err(sqs_disabled("dead-letter a message"))
+}
+
+#[cfg(not(feature = "sqs"))]
+fn sqs_disabled(what: &str) -> cloudport_core::Error {
+    cloudport_core::Error::config(format!(
+        "to {what} the Lambda host calls SQS, which needs cloudport's `aws-sqs` feature (cloudport-aws's `sqs`)"
+    ))
+}
+
+#[cfg(all(test, feature = "sqs"))]
 mod tests {
     use super::*;
 

@@ -10,7 +10,7 @@ use cloudport_core::telemetry::TARGET;
 use cloudport_core::{BlobKey, ETag, Error, MessageId, Receipt, Result};
 use serde::Deserialize;
 
-use crate::sqs::codec;
+use crate::sqs_body;
 
 /// A schedule event later than this after its time is past due.
 const PAST_DUE_AFTER: Duration = Duration::from_secs(60);
@@ -24,8 +24,10 @@ pub(super) struct SqsRecord {
     /// The message as handlers see it.
     pub(super) message: RawMessage,
     /// Its receipt handle, for retry delays and dead-lettering.
+    #[cfg_attr(not(feature = "sqs"), allow(dead_code, reason = "settling a message calls SQS"))]
     pub(super) receipt: Option<Receipt>,
     /// The queue it came from (`arn:aws:sqs:region:account:name`).
+    #[cfg_attr(not(feature = "sqs"), allow(dead_code, reason = "settling a message calls SQS"))]
     pub(super) source_arn: Option<String>,
 }
 
@@ -56,7 +58,7 @@ fn sqs_record(mut record: SqsMessage) -> Result<SqsRecord> {
     let attributes = record.message_attributes.iter().map(|(name, value)| {
         (name.as_str(), value.string_value.as_deref(), value.binary_value.as_ref().map(|b| b.0.as_slice()))
     });
-    let (body, attributes) = codec::received(record.body.take(), attributes);
+    let (body, attributes) = sqs_body::received(record.body.take(), attributes);
     let mut message =
         RawMessage::new(MessageId::new(id), body).with_attributes(attributes).with_delivery_count(delivery_count);
     message.enqueued_at = enqueued_at;

@@ -5,20 +5,18 @@
 //! with characters SQS refuses) goes in the binary message attribute [`BODY_ATTRIBUTE`], with
 //! [`BODY_PLACEHOLDER`] as the SQS body; receive puts it back. SQS counts binary attributes at
 //! their raw size, so binary bodies get (almost) the full limit, unlike base64 in the body. The
-//! attribute takes one of SQS's 10 attribute slots.
+//! attribute takes one of SQS's 10 attribute slots. The attribute's name and the decoding live in
+//! [`crate::sqs_body`], which the Lambda host's SQS events share without the SDK.
 
 use std::collections::HashMap;
 use std::time::{Duration, SystemTime};
 
 use aws_sdk_sqs::primitives::Blob;
 use aws_sdk_sqs::types::{Message as SqsMessage, MessageAttributeValue, MessageSystemAttributeName};
-use bytes::Bytes;
-use cloudport_core::{Attributes, Delivery, Error, ErrorKind, Message, MessageId, QueueCapabilities, Receipt, Result};
+use cloudport_core::{Delivery, Error, ErrorKind, Message, MessageId, QueueCapabilities, Receipt, Result};
 
-/// Carries a body SQS cannot take as text; never shown to callers.
-pub(super) const BODY_ATTRIBUTE: &str = "cloudport.body";
-/// The SQS body of a message whose body is in [`BODY_ATTRIBUTE`].
-pub(super) const BODY_PLACEHOLDER: &str = "(cloudport: body in attribute cloudport.body)";
+use crate::sqs_body::{BODY_ATTRIBUTE, BODY_PLACEHOLDER, received};
+
 /// The value of a String-typed [`BODY_ATTRIBUTE`] for an empty body (SQS refuses empty values).
 const EMPTY_BODY: &str = "empty";
 /// SQS counts each attribute's data type in the message size.
@@ -111,25 +109,6 @@ pub(super) fn decode(mut message: SqsMessage) -> Result<Delivery> {
         .map(|(name, value)| (name.as_str(), value.string_value(), value.binary_value().map(|b| b.as_ref())));
     let (body, attributes) = received(sqs_body, attributes);
     Ok(Delivery::new(MessageId::new(id), body, attributes, delivery_count, enqueued_at, Receipt::new(receipt)))
-}
-
-/// The body and attributes of a received message, from its SQS body and its message
-/// attributes as `(name, string value, binary value)`: a body carried in [`BODY_ATTRIBUTE`] is
-/// put back, and binary attributes other than that one are dropped (cloudport sends none).
-pub(crate) fn received<'a>(
-    sqs_body: Option<String>,
-    message_attributes: impl IntoIterator<Item = (&'a str, Option<&'a str>, Option<&'a [u8]>)>,
-) -> (Bytes, Attributes) {
-    let mut attributes = Attributes::new();
-    let mut body = None;
-    for (name, text, binary) in message_attributes {
-        if name == BODY_ATTRIBUTE {
-            body = Some(binary.map_or_else(Bytes::new, Bytes::copy_from_slice));
-        } else if let Some(text) = text {
-            attributes.insert(name.to_owned(), text.to_owned());
-        }
-    }
-    (body.unwrap_or_else(|| Bytes::from(sqs_body.unwrap_or_default())), attributes)
 }
 
 #[cfg(test)]

@@ -1,6 +1,6 @@
 //! [`SqsQueue`]: a [`Queue`] on Amazon SQS (standard queues).
 
-pub(crate) mod codec;
+mod codec;
 mod setup;
 
 use std::collections::HashMap;

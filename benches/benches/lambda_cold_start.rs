@@ -4,8 +4,9 @@
 //! binary at most 1.1× the size of the direct one, and its cold start within 10 % of it.
 //!
 //! - Size: both examples built by `cargo build --release --no-default-features` (cloudport with
-//!   its `aws` feature only, as a Lambda function is built), as built and after `strip` (what a
-//!   deployment zip usually holds, and the figure the target is judged on).
+//!   only the AWS parts the function uses, `aws-s3` and `aws-lambda`, as a Lambda function
+//!   should be built), as built and after `strip` (what a deployment zip usually holds, and the
+//!   figure the target is judged on).
 //! - Cold start: from spawning the binary to the response to its first invocation, on
 //!   `cargo lambda watch --only-lambda-apis` (the Runtime API) with S3 on moto. Each round queues
 //!   one invocation, spawns the binary with the Lambda variables, waits for the response and
@@ -276,7 +277,7 @@ fn verdict(ratio: f64, target: f64) -> &'static str {
 }
 
 fn size_table(sides: &[Side; 2], sizes: &[Sizes]) -> String {
-    let mut out = String::from("\nLambda binary size (cargo build --release, cloudport with `aws` only)\n");
+    let mut out = String::from("\nLambda binary size (cargo build --release, cloudport with `aws-s3` and `aws-lambda`)\n");
     let _ = writeln!(out, "{:<18} {:>22} {:>22}", "binary", "as built", "stripped");
     for (side, s) in sides.iter().zip(sizes) {
         let _ = writeln!(

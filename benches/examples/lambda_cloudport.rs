@@ -5,8 +5,9 @@
 //! The function stores a note in the default blob store and reads it back:
 //! `{"key": "a.txt", "text": "hi"}` → `{"key": "notes/a.txt", "size": 2, "text": "hi"}`.
 //!
-//! Built as a Lambda function would be, with cloudport's `aws` feature only (the benches'
-//! default `local` feature would link the local provider too):
+//! Built as a Lambda function should be, with only the parts of cloudport it uses: `aws-s3` and
+//! `aws-lambda` (the benches' default features would link the local provider and every other
+//! AWS client too):
 //! `cargo build --release -p cloudport-benches --no-default-features --example lambda_cloudport`.
 //! It runs under Lambda or `cargo lambda watch` with `CLOUDPORT_BLOB_URL=s3://<bucket>`.
 

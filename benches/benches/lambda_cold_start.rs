@@ -277,7 +277,8 @@ fn verdict(ratio: f64, target: f64) -> &'static str {
 }
 
 fn size_table(sides: &[Side; 2], sizes: &[Sizes]) -> String {
-    let mut out = String::from("\nLambda binary size (cargo build --release, cloudport with `aws-s3` and `aws-lambda`)\n");
+    let mut out =
+        String::from("\nLambda binary size (cargo build --release, cloudport with `aws-s3` and `aws-lambda`)\n");
     let _ = writeln!(out, "{:<18} {:>22} {:>22}", "binary", "as built", "stripped");
     for (side, s) in sides.iter().zip(sizes) {
         let _ = writeln!(

@@ -45,6 +45,8 @@ pub fn open_url(url: &Url) -> Result<Arc<dyn BlobStore>> {
         "memory" => Ok(Arc::new(cloudport_local::MemoryBlobStore::from_url(url)?)),
         #[cfg(feature = "aws-s3")]
         "s3" => Ok(Arc::new(cloudport_aws::S3BlobStore::from_url(url)?)),
+        #[cfg(feature = "azure")]
+        "az" => Ok(Arc::new(cloudport_azure::AzureBlobStore::from_url(url)?)),
         other => Err(scheme::unavailable(other, Resource::Blob)),
     }
 }

@@ -55,7 +55,7 @@
 //! |---|---|---|
 //! | `local` (default) | `file:///abs/path[?fsync=false]`, `memory://name` | `memory://name`, `sqlite:///abs/path.db[?queue=name]` |
 //! | `aws` (or `aws-s3`, `aws-sqs`) | `s3://bucket[/prefix]` | `sqs://queue-name[?create=true&dead_letter=NAME&max_deliveries=N]` |
-//! | `azure` (planned) | `az://account/container/prefix` | `azqueue://account/queue` |
+//! | `azure` | `az://account/container[/prefix]` | `azqueue://account/queue[?create=true]` |
 //! | `gcp` (planned) | `gs://bucket/prefix` | `pubsub://project/topic?subscription=name` |
 //!
 //! On AWS, `aws` enables every part; a Lambda function can enable only the parts it uses, for a
@@ -98,6 +98,11 @@ pub use cloudport_local as local;
 ))]
 #[cfg_attr(docsrs, doc(cfg(feature = "aws")))]
 pub use cloudport_aws as aws;
+
+/// Microsoft Azure: Blob Storage and Queue Storage.
+#[cfg(feature = "azure")]
+#[cfg_attr(docsrs, doc(cfg(feature = "azure")))]
+pub use cloudport_azure as azure;
 
 pub mod blob;
 pub mod deploy;

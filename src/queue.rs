@@ -46,6 +46,8 @@ pub fn open_url(url: &Url) -> Result<Arc<dyn Queue>> {
         "sqlite" => Ok(Arc::new(cloudport_local::SqliteQueue::from_url(url)?)),
         #[cfg(feature = "aws-sqs")]
         "sqs" => Ok(Arc::new(cloudport_aws::SqsQueue::from_url(url)?)),
+        #[cfg(feature = "azure")]
+        "azqueue" => Ok(Arc::new(cloudport_azure::AzureQueue::from_url(url)?)),
         other => Err(scheme::unavailable(other, Resource::Queue)),
     }
 }

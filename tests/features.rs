@@ -21,8 +21,11 @@ fn cloud_schemes_name_the_feature_to_enable() {
         let msg = config_error(cloudport::queue::open("sqs://jobs"));
         assert!(msg.contains("`aws-sqs` feature"), "{msg}");
     }
-    let msg = config_error(cloudport::blob::open("az://account/container"));
-    assert!(msg.contains("`azure` feature"), "{msg}");
+    #[cfg(not(feature = "azure"))]
+    {
+        let msg = config_error(cloudport::blob::open("az://account/container"));
+        assert!(msg.contains("`azure` feature"), "{msg}");
+    }
     let msg = config_error(cloudport::queue::open("pubsub://project/topic?subscription=s"));
     assert!(msg.contains("`gcp` feature"), "{msg}");
 }
@@ -83,4 +86,19 @@ fn aws_schemes_open_and_check_their_options() {
     assert!(msg.contains("max_deliveries"), "{msg}");
     let err = cloudport::queue::open("sqs://jobs.fifo").expect_err("FIFO queues");
     assert_eq!(err.kind(), ErrorKind::Unsupported, "{err}");
+}
+
+#[cfg(feature = "azure")]
+#[test]
+fn azure_schemes_open_and_check_their_options() {
+    // Without a connection string the stores still open (offline); their first operation says
+    // what to set.
+    let store = cloudport::blob::open("az://account/container/app").expect("az:// with the azure feature");
+    assert_eq!(store.capabilities().provider, "azure-blob");
+    let queue = cloudport::queue::open("azqueue://account/jobs").expect("azqueue://");
+    assert_eq!(queue.name(), "jobs");
+    let msg = config_error(cloudport::blob::open("az://account/container?part_sise=1"));
+    assert!(msg.contains("part_sise"), "{msg}");
+    let msg = config_error(cloudport::queue::open("azqueue://account/jobs?creat=true"));
+    assert!(msg.contains("creat"), "{msg}");
 }

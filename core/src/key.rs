@@ -17,7 +17,8 @@ pub const RESERVED_SEGMENT_PREFIX: &str = ".cloudport";
 /// A validated blob key: `/`-separated segments, relative to the store's root or prefix.
 ///
 /// Rules: not empty; at most [`MAX_KEY_LEN`] bytes; no leading `/`; no empty segment (so no
-/// trailing `/` and no `//`); no `.` or `..` segment; no NUL or other control character; no
+/// trailing `/` and no `//`); no `.` or `..` segment; no NUL or other control character; no `\`
+/// (Azure Blob Storage turns it into `/`, so the key would not survive a move there); no
 /// segment starting with [`RESERVED_SEGMENT_PREFIX`].
 ///
 /// ```
@@ -80,6 +81,11 @@ fn validate(key: &str) -> Result<()> {
         return Err(Error::invalid_input(format!(
             "blob key contains the control character {c:?} (remove NUL, newlines and other control characters)"
         )));
+    }
+    if key.contains('\\') {
+        return Err(Error::invalid_input(
+            "blob key contains '\\', which Azure Blob Storage turns into '/' (use '/' between segments, or another character)",
+        ));
     }
     for segment in key.split('/') {
         match segment {
@@ -172,6 +178,7 @@ mod tests {
             "trailing/",
             "..",
             "a/../b",
+            "back\\slash",
             "./a",
             "nul\0byte",
             "new\nline",

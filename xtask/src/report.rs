@@ -16,6 +16,10 @@ const EXPECTED: &[(&str, &str)] = &[
     ("queue", "local-sqlite"),
     ("blob", "aws-s3"),
     ("queue", "aws-sqs"),
+    ("blob", "azure-blob-shared-key"),
+    ("blob", "azure-blob-sas"),
+    ("queue", "azure-queue-shared-key"),
+    ("queue", "azure-queue-sas"),
 ];
 
 const TABLE_START: &str =

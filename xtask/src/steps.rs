@@ -71,7 +71,7 @@ fn run_tests(conformance_dir: &Path, emulators: &Emulators) -> Result {
         "--exclude",
         "cloudport-benches",
         "--features",
-        "cloudport/aws",
+        "cloudport/aws,cloudport/azure",
         "--",
         "-D",
         "warnings",
@@ -96,8 +96,16 @@ fn run_tests(conformance_dir: &Path, emulators: &Emulators) -> Result {
     }
 
     let mut docs = cargo();
-    docs.args(["doc", "--no-deps", "--workspace", "--exclude", "cloudport-benches", "--features", "cloudport/aws"])
-        .env("RUSTDOCFLAGS", "-D warnings");
+    docs.args([
+        "doc",
+        "--no-deps",
+        "--workspace",
+        "--exclude",
+        "cloudport-benches",
+        "--features",
+        "cloudport/aws,cloudport/azure",
+    ])
+    .env("RUSTDOCFLAGS", "-D warnings");
     run("documentation builds without warnings (cargo doc)", docs)?;
 
     let mut tests = cargo();
@@ -108,7 +116,7 @@ fn run_tests(conformance_dir: &Path, emulators: &Emulators) -> Result {
             "--exclude",
             "cloudport-benches",
             "--features",
-            "cloudport/aws",
+            "cloudport/aws,cloudport/azure",
             "--no-fail-fast",
         ])
         .env("CLOUDPORT_REQUIRE_EMULATORS", "1")

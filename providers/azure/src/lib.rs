@@ -1,4 +1,10 @@
-//! cloudport's Azure provider: authentication to Azure Storage on the official Azure SDK crates.
+//! cloudport's Azure provider: [`AzureBlobStore`] (`az://account/container/prefix`) and
+//! [`AzureQueue`] (`azqueue://account/queue`) on the official Azure SDK crates.
+//!
+//! Both take their endpoints and credentials from the connection string in
+//! `AZURE_STORAGE_CONNECTION_STRING` (an account key, a SAS, or `UseDevelopmentStorage=true` for
+//! Azurite), whose account must be the URL's. Entra ID (azure_identity) is not supported yet:
+//! without a connection string, the first operation fails with `Config`, saying so.
 //!
 //! The official `azure_storage_blob` and `azure_storage_queue` clients take Microsoft Entra ID
 //! tokens only (and only over https). This crate adds what keyed accounts, SAS tokens and the
@@ -34,12 +40,18 @@
 //!
 //! # Not yet
 //!
-//! Blob store and queue implementations of cloudport's traits come in a later step.
+//! Entra ID credentials, Azure Functions (the custom handler) and its deploy files come in later
+//! steps.
 
+pub mod blob;
 mod connection;
+mod error;
+pub mod queue;
 mod sas;
 mod shared_key;
 
+pub use blob::{AzureBlobBuilder, AzureBlobStore, CONNECTION_STRING_VAR};
 pub use connection::{AccountKey, Credential, DEVELOPMENT_ACCOUNT, DEVELOPMENT_KEY, SasToken, StorageAccount};
-pub use sas::{ACCOUNT_SAS_VERSION, account_sas};
+pub use queue::{AzureQueue, AzureQueueBuilder, poison_queue_name};
+pub use sas::{ACCOUNT_SAS_VERSION, account_sas, blob_sas};
 pub use shared_key::SharedKeyPolicy;

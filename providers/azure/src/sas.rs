@@ -61,6 +61,71 @@ pub fn account_sas(account: &str, key: &AccountKey, permissions: &str, expiry: S
     SasToken::new(&token)
 }
 
+/// A service SAS for one blob (`sr=b`), signed with the account key: what presigned URLs carry.
+///
+/// `resource` is the blob's canonical resource `/blob/<account>/<container>/<blob name>`, the
+/// name not percent-encoded. `permissions` are blob SAS letters in the service's order
+/// (`racwdxytmei`), for example `"r"` to read or `"cw"` to create and write. Valid over https or
+/// http until `expiry`.
+///
+/// ```
+/// use std::time::{Duration, SystemTime};
+///
+/// use cloudport_azure::{AccountKey, DEVELOPMENT_KEY, blob_sas};
+///
+/// let key = AccountKey::from_base64(DEVELOPMENT_KEY)?;
+/// let resource = "/blob/devstoreaccount1/photos/cat.jpg";
+/// let sas = blob_sas(resource, &key, "r", SystemTime::now() + Duration::from_secs(600))?;
+/// assert!(sas.as_str().starts_with("sv=2021-08-06&sr=b&sp=r&se="));
+/// # Ok::<(), cloudport_core::Error>(())
+/// ```
+///
+/// # Errors
+/// An [`ErrorKind::Config`](cloudport_core::ErrorKind::Config) error when `permissions` is empty
+/// or has a letter that is not a blob SAS permission.
+pub fn blob_sas(resource: &str, key: &AccountKey, permissions: &str, expiry: SystemTime) -> Result<SasToken> {
+    const BLOB_PERMISSIONS: &str = "racwdxytmei";
+    if permissions.is_empty() || permissions.chars().any(|c| !BLOB_PERMISSIONS.contains(c)) {
+        return Err(Error::config(format!(
+            "blob SAS permissions {permissions:?} must be letters of `{BLOB_PERMISSIONS}` (e.g. `r` to read)"
+        ))
+        .with_provider("azure"));
+    }
+    let permissions: String = BLOB_PERMISSIONS.chars().filter(|c| permissions.contains(*c)).collect();
+    let expiry = format_expiry(OffsetDateTime::from(expiry));
+    let protocols = "https,http";
+    // Version 2020-12-06 and later: permissions, start, expiry, resource, identifier, IP,
+    // protocol, version, resource type, snapshot time, encryption scope, then the five
+    // response-header overrides, each on its own line (the last without a newline).
+    let string = [
+        permissions.as_str(),
+        "",
+        &expiry,
+        resource,
+        "",
+        "",
+        protocols,
+        ACCOUNT_SAS_VERSION,
+        "b",
+        "",
+        "",
+        "",
+        "",
+        "",
+        "",
+        "",
+    ]
+    .join("\n");
+    let signature = sign(key, &string);
+    let token = format!(
+        "sv={ACCOUNT_SAS_VERSION}&sr=b&sp={permissions}&se={}&spr={}&sig={}",
+        utf8_percent_encode(&expiry, QUERY_VALUE),
+        utf8_percent_encode(protocols, QUERY_VALUE),
+        utf8_percent_encode(&signature, QUERY_VALUE),
+    );
+    SasToken::new(&token)
+}
+
 /// The account SAS string to sign of version 2020-12-06 and later: every field followed by
 /// `\n`, with the start time, IP range and encryption scope left empty.
 fn account_sas_string_to_sign(

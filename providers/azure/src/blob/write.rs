@@ -1,0 +1,317 @@
+//! Writes: conditional Put Blob, and streaming uploads as staged blocks committed at the end.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::num::NonZero;
+
+use async_trait::async_trait;
+use std::sync::Arc;
+
+use azure_core::http::Etag;
+use azure_storage_blob::BlockBlobClient;
+use azure_storage_blob::models::{
+    BlockBlobClientCommitBlockListOptions, BlockBlobClientCommitBlockListResultHeaders, BlockBlobClientUploadOptions,
+    BlockLookupList,
+};
+use bytes::{Bytes, BytesMut};
+use cloudport_core::{BlobKey, BlobWriter, Error, ErrorKind, PutMode, PutOptions, PutResult, Result};
+use tokio::task::JoinSet;
+
+use super::read::etag;
+use super::{AzureBlobStore, MAX_BLOCKS, MAX_PUT_SIZE};
+use crate::error::map_azure_error;
+
+/// Maps a failed conditional write: Azure answers create-only with 409 BlobAlreadyExists (or 412)
+/// and `If-Match` on a missing blob with 404 or 412; cloudport says `AlreadyExists` for
+/// create-only and `PreconditionFailed` for both compare-and-swap cases.
+fn write_error(e: Error, mode: &PutMode, key: &BlobKey) -> Error {
+    match (mode, e.kind()) {
+        (PutMode::Create, ErrorKind::PreconditionFailed | ErrorKind::AlreadyExists) => {
+            Error::new(ErrorKind::AlreadyExists, format!("{key} already exists (create-only write)")).with_source(e)
+        }
+        (PutMode::IfMatch(expected), ErrorKind::PreconditionFailed | ErrorKind::NotFound) => Error::new(
+            ErrorKind::PreconditionFailed,
+            format!("{key} is no longer at etag {expected} (read it again and retry)"),
+        )
+        .with_source(e),
+        _ => e,
+    }
+}
+
+/// Checks options before any I/O. Metadata names must be C# identifiers on Azure; cloudport's
+/// portable rule (lowercase letters, digits and `_`, not starting with a digit) is stricter.
+fn validate(opts: &PutOptions) -> Result<()> {
+    opts.validate()?;
+    if let Some(name) = opts.metadata.keys().find(|n| !is_csharp_identifier(n)) {
+        return Err(Error::invalid_input(format!(
+            "metadata name {name:?} is not a C# identifier, as Azure requires (use letters, digits and '_', not starting with a digit)"
+        )));
+    }
+    Ok(())
+}
+
+fn is_csharp_identifier(name: &str) -> bool {
+    name.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_')
+        && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
+}
+
+fn user_metadata(opts: &PutOptions) -> Option<HashMap<String, String>> {
+    (!opts.metadata.is_empty()).then(|| opts.metadata.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
+}
+
+/// The write mode as the request's `If-Match` / `If-None-Match`.
+fn conditions(mode: &PutMode) -> (Option<Etag>, Option<Etag>) {
+    match mode {
+        PutMode::Create => (None, Some(Etag::from("*"))),
+        PutMode::IfMatch(expected) => (Some(Etag::from(expected.as_str())), None),
+        _ => (None, None),
+    }
+}
+
+fn etag_of(raw: Option<Etag>, what: &str) -> Result<cloudport_core::ETag> {
+    raw.as_ref().map(etag).ok_or_else(|| Error::new(ErrorKind::Other, format!("Azure answered {what} without an etag")))
+}
+
+impl AzureBlobStore {
+    pub(super) async fn put_inner(&self, key: &BlobKey, data: Bytes, opts: PutOptions) -> Result<PutResult> {
+        validate(&opts)?;
+        if data.len() as u64 > MAX_PUT_SIZE {
+            return Err(Error::new(
+                ErrorKind::TooLarge,
+                format!(
+                    "{} bytes is over Azure's {MAX_PUT_SIZE}-byte single-request limit (stream it with put_writer)",
+                    data.len()
+                ),
+            ));
+        }
+        let client = self.blob(key)?.block_blob_client();
+        put_blob(&client, data, &opts).await.map_err(|e| write_error(e, &opts.mode, key))
+    }
+
+    pub(super) async fn writer_inner(&self, key: &BlobKey, opts: PutOptions) -> Result<Box<dyn BlobWriter>> {
+        validate(&opts)?;
+        let client = Arc::new(self.blob(key)?.block_blob_client());
+        Ok(Box::new(AzureWriter {
+            client,
+            key: key.clone(),
+            opts,
+            part_size: self.inner.part_size,
+            concurrency: self.inner.concurrency,
+            buffer: BytesMut::new(),
+            upload: None,
+        }))
+    }
+}
+
+/// One Put Blob of `data`, with the write mode as its condition.
+async fn put_blob(client: &BlockBlobClient, data: Bytes, opts: &PutOptions) -> Result<PutResult> {
+    let (if_match, if_none_match) = conditions(&opts.mode);
+    // A partition as large as the body keeps the client to a single Put Blob.
+    let partition = NonZero::new(data.len() as u64).unwrap_or(NonZero::<u64>::MIN);
+    let options = BlockBlobClientUploadOptions {
+        blob_content_type: opts.content_type.clone(),
+        metadata: user_metadata(opts),
+        if_match,
+        if_none_match,
+        parallel: Some(NonZero::<usize>::MIN),
+        partition_size: Some(partition),
+        ..Default::default()
+    };
+    let out = client.upload(data.into(), Some(options)).await.map_err(map_azure_error)?;
+    Ok(PutResult::new(etag_of(out.etag, "a put")?))
+}
+
+/// The id of block `number` of an upload: the same length for every block, as Azure requires,
+/// and unique to the upload (`upload` is random), so two writers of one blob never mix blocks.
+fn block_id(upload: u64, number: u64) -> Vec<u8> {
+    format!("{upload:016x}-{number:08}").into_bytes()
+}
+
+/// Staged blocks and blocks staging.
+struct Upload {
+    id: u64,
+    next_block: u64,
+    /// Ids of blocks staged so far, by block number.
+    staged: Vec<u64>,
+    uploading: JoinSet<Result<(u64, Option<BytesMut>)>>,
+    /// Buffers of staged blocks, reused for the next ones.
+    spare: Vec<BytesMut>,
+}
+
+impl Upload {
+    fn finished(
+        &mut self,
+        done: std::result::Result<Result<(u64, Option<BytesMut>)>, tokio::task::JoinError>,
+    ) -> Result<()> {
+        let (number, buffer) =
+            done.map_err(|e| Error::new(ErrorKind::Other, format!("a block upload task failed: {e}")))??;
+        self.staged.push(number);
+        if let Some(mut buffer) = buffer {
+            buffer.clear();
+            self.spare.push(buffer);
+        }
+        Ok(())
+    }
+}
+
+/// A streaming upload to a block blob.
+///
+/// Chunks collect into a block of `part_size` bytes; each full block is staged (Put Block) in a
+/// task while the next fills, at most `concurrency` at once, so memory stays near
+/// `part_size × (concurrency + 1)`. A blob that fits in one block is written by `finish` with a
+/// single Put Blob; otherwise `finish` commits the blocks with Put Block List, carrying the write
+/// mode's condition. Staged blocks are invisible until then: `abort` or dropping the writer
+/// stops the staging tasks and commits nothing (the service discards uncommitted blocks after 7
+/// days, or at the blob's next successful write).
+struct AzureWriter {
+    client: Arc<BlockBlobClient>,
+    key: BlobKey,
+    opts: PutOptions,
+    part_size: usize,
+    concurrency: usize,
+    buffer: BytesMut,
+    upload: Option<Upload>,
+}
+
+impl fmt::Debug for AzureWriter {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AzureWriter")
+            .field("key", &self.key)
+            .field("buffered", &self.buffer.len())
+            .field("blocks", &self.upload.as_ref().map(|u| u.next_block))
+            .finish_non_exhaustive()
+    }
+}
+
+impl AzureWriter {
+    /// Stages `block` in a task, first waiting for a slot when `concurrency` are in flight.
+    async fn send_block(&mut self, block: Bytes) -> Result<()> {
+        let upload = self.upload.get_or_insert_with(|| Upload {
+            id: rand_u64(),
+            next_block: 0,
+            staged: Vec::new(),
+            uploading: JoinSet::new(),
+            spare: Vec::new(),
+        });
+        if upload.next_block >= MAX_BLOCKS {
+            return Err(Error::new(
+                ErrorKind::TooLarge,
+                format!(
+                    "{} is over {MAX_BLOCKS} blocks of {} bytes, Azure's limit (raise part_size)",
+                    self.key, self.part_size
+                ),
+            ));
+        }
+        while upload.uploading.len() >= self.concurrency {
+            if let Some(done) = upload.uploading.join_next().await {
+                upload.finished(done)?;
+            }
+        }
+        let number = upload.next_block;
+        upload.next_block += 1;
+        let (client, id) = (self.client.clone(), block_id(upload.id, number));
+        upload.uploading.spawn(async move {
+            let len = block.len() as u64;
+            client.stage_block(&id, len, block.clone().into(), None).await.map_err(map_azure_error)?;
+            // The request, and its hold on the bytes, is gone: the buffer is ours again.
+            Ok((number, block.try_into_mut().ok()))
+        });
+        Ok(())
+    }
+
+    async fn complete(&mut self) -> Result<PutResult> {
+        if self.upload.is_none() {
+            let data = std::mem::take(&mut self.buffer).freeze();
+            return put_blob(&self.client, data, &self.opts).await;
+        }
+        if !self.buffer.is_empty() {
+            let last = std::mem::take(&mut self.buffer).freeze();
+            self.send_block(last).await?;
+        }
+        let upload = self.upload.as_mut().expect("checked above");
+        while let Some(done) = upload.uploading.join_next().await {
+            upload.finished(done)?;
+        }
+        upload.staged.sort_unstable();
+        let blocks = BlockLookupList {
+            latest: Some(upload.staged.iter().map(|n| block_id(upload.id, *n)).collect()),
+            ..Default::default()
+        };
+        let (if_match, if_none_match) = conditions(&self.opts.mode);
+        let options = BlockBlobClientCommitBlockListOptions {
+            blob_content_type: self.opts.content_type.clone(),
+            metadata: user_metadata(&self.opts),
+            if_match,
+            if_none_match,
+            ..Default::default()
+        };
+        let body = blocks.try_into().map_err(map_azure_error)?;
+        let out = self.client.commit_block_list(body, Some(options)).await.map_err(map_azure_error)?;
+        self.upload = None;
+        Ok(PutResult::new(etag_of(out.etag().map_err(map_azure_error)?, "a block list commit")?))
+    }
+}
+
+/// A random upload id, from the standard library's randomly seeded hasher (no extra crate).
+fn rand_u64() -> u64 {
+    use std::hash::{BuildHasher, Hasher};
+    let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
+    hasher
+        .write_u128(std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default().as_nanos());
+    hasher.finish()
+}
+
+#[async_trait]
+impl BlobWriter for AzureWriter {
+    async fn write(&mut self, chunk: Bytes) -> Result<()> {
+        let mut chunk = chunk;
+        while !chunk.is_empty() {
+            let room = self.part_size - self.buffer.len();
+            let take = room.min(chunk.len());
+            self.buffer.extend_from_slice(&chunk.split_to(take));
+            if self.buffer.len() == self.part_size {
+                let block = std::mem::take(&mut self.buffer).freeze();
+                self.send_block(block).await?;
+                let spare = self.upload.as_mut().and_then(|u| u.spare.pop());
+                self.buffer = spare.unwrap_or_else(|| BytesMut::with_capacity(self.part_size));
+            }
+        }
+        Ok(())
+    }
+
+    async fn finish(mut self: Box<Self>) -> Result<PutResult> {
+        let result = self.complete().await;
+        // On failure, dropping the writer stops any staging task; nothing was committed.
+        let mode = self.opts.mode.clone();
+        result.map_err(|e| write_error(e, &mode, &self.key))
+    }
+
+    async fn abort(mut self: Box<Self>) -> Result<()> {
+        self.buffer = BytesMut::new();
+        if let Some(mut upload) = self.upload.take() {
+            // Azure has no call to delete staged blocks: they stay invisible and are
+            // garbage-collected after 7 days. Stopping the tasks is all there is to do.
+            upload.uploading.shutdown().await;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn block_ids_have_one_length() {
+        assert_eq!(block_id(1, 0).len(), block_id(u64::MAX, MAX_BLOCKS - 1).len());
+        assert_ne!(block_id(1, 0), block_id(2, 0));
+    }
+
+    #[test]
+    fn metadata_names_must_be_identifiers() {
+        assert!(is_csharp_identifier("owner_id") && is_csharp_identifier("_x1"));
+        for bad in ["1a", "with-dash", "", "sp ace", "é"] {
+            assert!(!is_csharp_identifier(bad), "{bad:?}");
+        }
+    }
+}

@@ -13,12 +13,17 @@ use std::str::FromStr;
 use std::sync::Arc;
 
 use azure_core::http::policies::Policy;
+use azure_core::http::{ClientOptions, ExponentialRetryOptions, RetryOptions};
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use cloudport_core::{Error, Result};
 use url::Url;
 
 use crate::shared_key::SharedKeyPolicy;
+
+/// How long the official clients may keep retrying one operation (transient failures,
+/// throttling, an unreachable endpoint) before the error goes to the caller.
+pub const RETRY_BUDGET: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// The account name of the storage emulator Azurite (and of the retired Storage Emulator).
 pub const DEVELOPMENT_ACCOUNT: &str = "devstoreaccount1";
@@ -151,6 +156,24 @@ impl StorageAccount {
         match &self.credential {
             Credential::Sas(sas) => sas.apply_to(endpoint),
             Credential::AccountKey(_) | Credential::Entra => endpoint.clone(),
+        }
+    }
+
+    /// Options for the official clients: [`per_try_policies`](Self::per_try_policies), and
+    /// retries bounded by [`RETRY_BUDGET`] in all (azure_core's default keeps retrying an
+    /// unreachable endpoint for a minute), so a failure reaches the caller in bounded time.
+    #[must_use]
+    pub fn client_options(&self) -> ClientOptions {
+        let retry = ExponentialRetryOptions {
+            initial_delay: azure_core::time::Duration::milliseconds(200),
+            max_retries: 4,
+            max_total_elapsed: azure_core::time::Duration::try_from(RETRY_BUDGET).unwrap_or_default(),
+            max_delay: azure_core::time::Duration::seconds(4),
+        };
+        ClientOptions {
+            per_try_policies: self.per_try_policies(),
+            retry: RetryOptions::exponential(retry),
+            ..Default::default()
         }
     }
 

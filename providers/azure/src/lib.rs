@@ -51,7 +51,9 @@ mod sas;
 mod shared_key;
 
 pub use blob::{AzureBlobBuilder, AzureBlobStore, CONNECTION_STRING_VAR};
-pub use connection::{AccountKey, Credential, DEVELOPMENT_ACCOUNT, DEVELOPMENT_KEY, SasToken, StorageAccount};
+pub use connection::{
+    AccountKey, Credential, DEVELOPMENT_ACCOUNT, DEVELOPMENT_KEY, RETRY_BUDGET, SasToken, StorageAccount,
+};
 pub use queue::{AzureQueue, AzureQueueBuilder, poison_queue_name};
 pub use sas::{ACCOUNT_SAS_VERSION, account_sas, blob_sas};
 pub use shared_key::SharedKeyPolicy;

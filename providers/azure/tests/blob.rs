@@ -10,7 +10,7 @@ use std::time::{Duration, SystemTime};
 use azure_core::http::RequestContent;
 use azure_storage_blob::BlobClient;
 use bytes::Bytes;
-use cloudport_azure::{AzureBlobStore, DEVELOPMENT_KEY, StorageAccount};
+use cloudport_azure::{AzureBlobStore, DEVELOPMENT_KEY, RETRY_BUDGET, StorageAccount};
 use cloudport_core::{BlobKey, BlobStore, BlobStoreExt, ErrorKind, PresignMethod, PutOptions};
 use futures::TryStreamExt as _;
 
@@ -46,6 +46,21 @@ async fn store() -> Option<AzureBlobStore> {
 
 fn data(len: usize) -> Bytes {
     (0..len).map(|i| (i.wrapping_mul(31) % 251) as u8).collect::<Vec<u8>>().into()
+}
+
+#[tokio::test]
+async fn an_unreachable_endpoint_fails_in_bounded_time() {
+    // A port that was just free: nothing listens, so every try is refused and retried.
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let endpoint = format!("http://127.0.0.1:{port}/devstoreaccount1");
+    let store = AzureBlobStore::builder(account(&endpoint, DEVELOPMENT_KEY), "nowhere").build().expect("store");
+    let started = std::time::Instant::now();
+    let e = store.head(&BlobKey::new("k").unwrap()).await.unwrap_err();
+    let took = started.elapsed();
+    assert_eq!(e.kind(), ErrorKind::Unavailable, "{e}");
+    assert!(e.message().contains("could not reach"), "{e}");
+    assert!(took < RETRY_BUDGET + Duration::from_secs(5), "took {took:?}, over the retry budget");
+    assert!(took > Duration::from_millis(100), "took {took:?}: no retries happened");
 }
 
 #[tokio::test]

@@ -11,7 +11,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use azure_core::http::ClientOptions;
 use azure_storage_blob::models::BlobClientStartCopyFromUrlResultHeaders;
 use azure_storage_blob::models::{BlobClientGetPropertiesResultHeaders, BlobClientStartCopyFromUrlOptions, CopyStatus};
 use azure_storage_blob::{BlobClient, BlobContainerClient, BlobServiceClient, BlobServiceClientOptions};
@@ -168,10 +167,7 @@ impl AzureBlobBuilder {
         if self.concurrency == 0 {
             return Err(config("Azure upload concurrency must be at least 1"));
         }
-        let options = BlobServiceClientOptions {
-            client_options: ClientOptions { per_try_policies: self.account.per_try_policies(), ..Default::default() },
-            ..Default::default()
-        };
+        let options = BlobServiceClientOptions { client_options: self.account.client_options(), ..Default::default() };
         let service = BlobServiceClient::new(self.account.blob_service_url(), None, Some(options)).map_err(|e| {
             config(format!("the blob endpoint {} is not usable: {e}", self.account.blob_endpoint)).with_source(e)
         })?;

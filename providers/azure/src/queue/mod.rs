@@ -29,7 +29,6 @@ use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
 use async_trait::async_trait;
-use azure_core::http::ClientOptions;
 use azure_core::http::headers::HeaderName;
 use azure_storage_queue::models::{
     QueueClientReceiveMessagesOptions, QueueClientSendMessageOptions, QueueMessage, ReceivedMessage,
@@ -169,10 +168,7 @@ impl AzureQueue {
                 self.inner.name
             )));
         };
-        let options = QueueServiceClientOptions {
-            client_options: ClientOptions { per_try_policies: account.per_try_policies(), ..Default::default() },
-            ..Default::default()
-        };
+        let options = QueueServiceClientOptions { client_options: account.client_options(), ..Default::default() };
         let service = QueueServiceClient::new(account.queue_service_url(), None, Some(options))
             .map_err(|e| Error::config(format!("invalid queue endpoint {}", account.queue_endpoint)).with_source(e))?;
         let client = |name: &str| {

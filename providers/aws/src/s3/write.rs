@@ -7,9 +7,9 @@ use async_trait::async_trait;
 use aws_sdk_s3::Client;
 use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart};
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
+use cloudport_core::blob::parts::{PartBuffer, PartUploads};
 use cloudport_core::{BlobKey, BlobWriter, Error, ErrorKind, PutMode, PutOptions, PutResult, Result};
-use tokio::task::JoinSet;
 
 use super::read::etag;
 use super::{MAX_PUT_SIZE, S3BlobStore};
@@ -67,9 +67,8 @@ impl S3BlobStore {
             full_key: self.full_key(key),
             key: key.clone(),
             opts,
-            part_size: self.inner.part_size,
             concurrency: self.inner.concurrency,
-            buffer: BytesMut::new(),
+            buffer: PartBuffer::new(self.inner.part_size),
             upload: None,
         }))
     }
@@ -93,38 +92,18 @@ async fn put_object(client: &Client, bucket: &str, key: &str, data: Bytes, opts:
     Ok(PutResult::new(etag_of(out.e_tag(), "a put")?))
 }
 
-/// What a part upload task gives back: the part, and its buffer to fill again.
-type PartDone = (CompletedPart, Option<BytesMut>);
-
-/// A multipart upload in progress: its id, the parts done and the parts uploading.
+/// A multipart upload in progress: its id, and its parts (done and uploading).
 struct Upload {
     id: String,
-    next_part: i32,
-    done: Vec<CompletedPart>,
-    uploading: JoinSet<Result<PartDone>>,
-    /// Buffers of finished parts, reused for the next ones: with glibc, freeing 8 MiB buffers
-    /// and allocating new ones kept the freed memory resident (70 MiB peak streaming 1 GiB
-    /// instead of 54 MiB, measured).
-    spare: Vec<BytesMut>,
-}
-
-impl Upload {
-    fn finished(&mut self, done: std::result::Result<Result<PartDone>, tokio::task::JoinError>) -> Result<()> {
-        let (part, buffer) = joined(done)?;
-        self.done.push(part);
-        if let Some(mut buffer) = buffer {
-            buffer.clear();
-            self.spare.push(buffer);
-        }
-        Ok(())
-    }
+    parts: PartUploads<CompletedPart>,
 }
 
 /// A streaming upload to S3.
 ///
 /// Chunks collect into a part of `part_size` bytes; each full part is uploaded in a task while
 /// the next fills, at most `concurrency` at once (the writer waits for one to finish before
-/// starting another), so memory stays near `part_size × (concurrency + 1)`. The multipart
+/// starting another), so memory stays near `part_size × (concurrency + 1)`
+/// ([`cloudport_core::blob::parts`]). The multipart
 /// upload is created with the first full part: an object that fits in one part is written by
 /// `finish` with a single `PutObject`. Nothing is visible before `finish` completes the upload
 /// (with the write mode as its condition); `abort` or dropping the writer aborts it.
@@ -134,9 +113,8 @@ struct S3Writer {
     full_key: String,
     key: BlobKey,
     opts: PutOptions,
-    part_size: usize,
     concurrency: usize,
-    buffer: BytesMut,
+    buffer: PartBuffer,
     upload: Option<Upload>,
 }
 
@@ -152,7 +130,8 @@ impl fmt::Debug for S3Writer {
 }
 
 impl S3Writer {
-    async fn start_upload(&mut self) -> Result<&mut Upload> {
+    /// Starts the multipart upload with the first full part.
+    async fn start_upload(&mut self) -> Result<()> {
         if self.upload.is_none() {
             let out = self
                 .client
@@ -167,63 +146,51 @@ impl S3Writer {
             let id = out
                 .upload_id()
                 .ok_or_else(|| Error::new(ErrorKind::Other, "S3 started a multipart upload without an upload id"))?;
-            self.upload = Some(Upload {
-                id: id.to_owned(),
-                next_part: 1,
-                done: Vec::new(),
-                uploading: JoinSet::new(),
-                spare: Vec::new(),
-            });
+            self.upload = Some(Upload { id: id.to_owned(), parts: PartUploads::new(self.concurrency) });
         }
-        Ok(self.upload.as_mut().expect("the upload was just started"))
+        Ok(())
     }
 
     /// Uploads `part` in a task, first waiting for a slot when `concurrency` parts are in flight.
     async fn send_part(&mut self, part: Bytes) -> Result<()> {
-        let (client, bucket, key, concurrency) =
-            (self.client.clone(), self.bucket.clone(), self.full_key.clone(), self.concurrency);
-        let upload = self.start_upload().await?;
-        while upload.uploading.len() >= concurrency {
-            if let Some(done) = upload.uploading.join_next().await {
-                upload.finished(done)?;
-            }
-        }
-        let (id, number) = (upload.id.clone(), upload.next_part);
-        upload.next_part += 1;
-        upload.uploading.spawn(async move {
-            let out = client
-                .upload_part()
-                .bucket(bucket)
-                .key(key)
-                .upload_id(id)
-                .part_number(number)
-                .content_length(i64::try_from(part.len()).unwrap_or(i64::MAX))
-                .body(ByteStream::from(part.clone()))
-                .send()
-                .await
-                .map_err(map_sdk_error)?;
-            let etag = out.e_tag().ok_or_else(|| Error::new(ErrorKind::Other, "S3 accepted a part without an etag"))?;
-            // The request, and its hold on the bytes, is gone: the buffer is ours again.
-            Ok((CompletedPart::builder().part_number(number).e_tag(etag).build(), part.try_into_mut().ok()))
-        });
-        Ok(())
+        self.start_upload().await?;
+        let (client, bucket, key) = (self.client.clone(), self.bucket.clone(), self.full_key.clone());
+        let upload = self.upload.as_mut().expect("the upload was just started");
+        let id = upload.id.clone();
+        upload
+            .parts
+            .spawn(part, &mut self.buffer, move |index, part| async move {
+                // S3 numbers parts from 1.
+                let number = i32::try_from(index + 1).unwrap_or(i32::MAX);
+                let out = client
+                    .upload_part()
+                    .bucket(bucket)
+                    .key(key)
+                    .upload_id(id)
+                    .part_number(number)
+                    .content_length(i64::try_from(part.len()).unwrap_or(i64::MAX))
+                    .body(ByteStream::from(part))
+                    .send()
+                    .await
+                    .map_err(map_sdk_error)?;
+                let etag =
+                    out.e_tag().ok_or_else(|| Error::new(ErrorKind::Other, "S3 accepted a part without an etag"))?;
+                Ok(CompletedPart::builder().part_number(number).e_tag(etag).build())
+            })
+            .await
     }
 
     async fn complete(&mut self) -> Result<PutResult> {
         if self.upload.is_none() {
-            let data = std::mem::take(&mut self.buffer).freeze();
+            let data = self.buffer.take_rest();
             return put_object(&self.client, &self.bucket, &self.full_key, data, &self.opts).await;
         }
         if !self.buffer.is_empty() {
-            let last = std::mem::take(&mut self.buffer).freeze();
+            let last = self.buffer.take_rest();
             self.send_part(last).await?;
         }
         let upload = self.upload.as_mut().expect("checked above");
-        while let Some(done) = upload.uploading.join_next().await {
-            upload.finished(done)?;
-        }
-        let mut parts = std::mem::take(&mut upload.done);
-        parts.sort_by_key(|p| p.part_number());
+        let parts = upload.parts.finish(&mut self.buffer).await?;
         let mut request = self
             .client
             .complete_multipart_upload()
@@ -244,7 +211,7 @@ impl S3Writer {
     /// Stops the part uploads, then aborts the multipart upload (in that order: a part that
     /// finished after the abort would otherwise be kept).
     async fn abort_upload(client: Client, bucket: String, key: String, mut upload: Upload) -> Result<()> {
-        upload.uploading.shutdown().await;
+        upload.parts.shutdown().await;
         client
             .abort_multipart_upload()
             .bucket(bucket)
@@ -257,24 +224,12 @@ impl S3Writer {
     }
 }
 
-fn joined(done: std::result::Result<Result<PartDone>, tokio::task::JoinError>) -> Result<PartDone> {
-    done.map_err(|e| Error::new(ErrorKind::Other, format!("a part upload task failed: {e}")))?
-}
-
 #[async_trait]
 impl BlobWriter for S3Writer {
     async fn write(&mut self, chunk: Bytes) -> Result<()> {
         let mut chunk = chunk;
-        while !chunk.is_empty() {
-            let room = self.part_size - self.buffer.len();
-            let take = room.min(chunk.len());
-            self.buffer.extend_from_slice(&chunk.split_to(take));
-            if self.buffer.len() == self.part_size {
-                let part = std::mem::take(&mut self.buffer).freeze();
-                self.send_part(part).await?;
-                let spare = self.upload.as_mut().and_then(|u| u.spare.pop());
-                self.buffer = spare.unwrap_or_else(|| BytesMut::with_capacity(self.part_size));
-            }
+        while let Some(part) = self.buffer.fill(&mut chunk) {
+            self.send_part(part).await?;
         }
         Ok(())
     }
@@ -296,7 +251,7 @@ impl BlobWriter for S3Writer {
     }
 
     async fn abort(mut self: Box<Self>) -> Result<()> {
-        self.buffer = BytesMut::new();
+        self.buffer.clear();
         match self.upload.take() {
             Some(upload) => {
                 let (client, bucket, key) = (self.client.clone(), self.bucket.clone(), self.full_key.clone());

@@ -13,9 +13,9 @@ use azure_storage_blob::models::{
     BlockBlobClientCommitBlockListOptions, BlockBlobClientCommitBlockListResultHeaders, BlockBlobClientUploadOptions,
     BlockLookupList,
 };
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
+use cloudport_core::blob::parts::{PartBuffer, PartUploads};
 use cloudport_core::{BlobKey, BlobWriter, Error, ErrorKind, PutMode, PutOptions, PutResult, Result};
-use tokio::task::JoinSet;
 
 use super::read::etag;
 use super::{AzureBlobStore, MAX_BLOCKS, MAX_PUT_SIZE};
@@ -97,7 +97,7 @@ impl AzureBlobStore {
             opts,
             part_size: self.inner.part_size,
             concurrency: self.inner.concurrency,
-            buffer: BytesMut::new(),
+            buffer: PartBuffer::new(self.inner.part_size),
             upload: None,
         }))
     }
@@ -127,38 +127,18 @@ fn block_id(upload: u64, number: u64) -> Vec<u8> {
     format!("{upload:016x}-{number:08}").into_bytes()
 }
 
-/// Staged blocks and blocks staging.
+/// Blocks staged and staging, under a random upload id.
 struct Upload {
     id: u64,
-    next_block: u64,
-    /// Ids of blocks staged so far, by block number.
-    staged: Vec<u64>,
-    uploading: JoinSet<Result<(u64, Option<BytesMut>)>>,
-    /// Buffers of staged blocks, reused for the next ones.
-    spare: Vec<BytesMut>,
-}
-
-impl Upload {
-    fn finished(
-        &mut self,
-        done: std::result::Result<Result<(u64, Option<BytesMut>)>, tokio::task::JoinError>,
-    ) -> Result<()> {
-        let (number, buffer) =
-            done.map_err(|e| Error::new(ErrorKind::Other, format!("a block upload task failed: {e}")))??;
-        self.staged.push(number);
-        if let Some(mut buffer) = buffer {
-            buffer.clear();
-            self.spare.push(buffer);
-        }
-        Ok(())
-    }
+    /// The block numbers staged, in order.
+    blocks: PartUploads<u64>,
 }
 
 /// A streaming upload to a block blob.
 ///
 /// Chunks collect into a block of `part_size` bytes; each full block is staged (Put Block) in a
 /// task while the next fills, at most `concurrency` at once, so memory stays near
-/// `part_size × (concurrency + 1)`. A blob that fits in one block is written by `finish` with a
+/// `part_size × (concurrency + 1)` ([`cloudport_core::blob::parts`]). A blob that fits in one block is written by `finish` with a
 /// single Put Blob; otherwise `finish` commits the blocks with Put Block List, carrying the write
 /// mode's condition. Staged blocks are invisible until then: `abort` or dropping the writer
 /// stops the staging tasks and commits nothing (the service discards uncommitted blocks after 7
@@ -169,7 +149,7 @@ struct AzureWriter {
     opts: PutOptions,
     part_size: usize,
     concurrency: usize,
-    buffer: BytesMut,
+    buffer: PartBuffer,
     upload: Option<Upload>,
 }
 
@@ -178,7 +158,7 @@ impl fmt::Debug for AzureWriter {
         f.debug_struct("AzureWriter")
             .field("key", &self.key)
             .field("buffered", &self.buffer.len())
-            .field("blocks", &self.upload.as_ref().map(|u| u.next_block))
+            .field("blocks", &self.upload.as_ref().map(|u| u.blocks.started()))
             .finish_non_exhaustive()
     }
 }
@@ -186,14 +166,10 @@ impl fmt::Debug for AzureWriter {
 impl AzureWriter {
     /// Stages `block` in a task, first waiting for a slot when `concurrency` are in flight.
     async fn send_block(&mut self, block: Bytes) -> Result<()> {
-        let upload = self.upload.get_or_insert_with(|| Upload {
-            id: rand_u64(),
-            next_block: 0,
-            staged: Vec::new(),
-            uploading: JoinSet::new(),
-            spare: Vec::new(),
-        });
-        if upload.next_block >= MAX_BLOCKS {
+        let concurrency = self.concurrency;
+        let upload =
+            self.upload.get_or_insert_with(|| Upload { id: rand_u64(), blocks: PartUploads::new(concurrency) });
+        if upload.blocks.started() >= MAX_BLOCKS {
             return Err(Error::new(
                 ErrorKind::TooLarge,
                 format!(
@@ -202,39 +178,30 @@ impl AzureWriter {
                 ),
             ));
         }
-        while upload.uploading.len() >= self.concurrency {
-            if let Some(done) = upload.uploading.join_next().await {
-                upload.finished(done)?;
-            }
-        }
-        let number = upload.next_block;
-        upload.next_block += 1;
-        let (client, id) = (self.client.clone(), block_id(upload.id, number));
-        upload.uploading.spawn(async move {
-            let len = block.len() as u64;
-            client.stage_block(&id, len, block.clone().into(), None).await.map_err(map_azure_error)?;
-            // The request, and its hold on the bytes, is gone: the buffer is ours again.
-            Ok((number, block.try_into_mut().ok()))
-        });
-        Ok(())
+        let (client, id) = (self.client.clone(), upload.id);
+        upload
+            .blocks
+            .spawn(block, &mut self.buffer, move |number, block| async move {
+                let len = block.len() as u64;
+                client.stage_block(&block_id(id, number), len, block.into(), None).await.map_err(map_azure_error)?;
+                Ok(number)
+            })
+            .await
     }
 
     async fn complete(&mut self) -> Result<PutResult> {
         if self.upload.is_none() {
-            let data = std::mem::take(&mut self.buffer).freeze();
+            let data = self.buffer.take_rest();
             return put_blob(&self.client, data, &self.opts).await;
         }
         if !self.buffer.is_empty() {
-            let last = std::mem::take(&mut self.buffer).freeze();
+            let last = self.buffer.take_rest();
             self.send_block(last).await?;
         }
         let upload = self.upload.as_mut().expect("checked above");
-        while let Some(done) = upload.uploading.join_next().await {
-            upload.finished(done)?;
-        }
-        upload.staged.sort_unstable();
+        let staged = upload.blocks.finish(&mut self.buffer).await?;
         let blocks = BlockLookupList {
-            latest: Some(upload.staged.iter().map(|n| block_id(upload.id, *n)).collect()),
+            latest: Some(staged.iter().map(|n| block_id(upload.id, *n)).collect()),
             ..Default::default()
         };
         let (if_match, if_none_match) = conditions(&self.opts.mode);
@@ -265,16 +232,8 @@ fn rand_u64() -> u64 {
 impl BlobWriter for AzureWriter {
     async fn write(&mut self, chunk: Bytes) -> Result<()> {
         let mut chunk = chunk;
-        while !chunk.is_empty() {
-            let room = self.part_size - self.buffer.len();
-            let take = room.min(chunk.len());
-            self.buffer.extend_from_slice(&chunk.split_to(take));
-            if self.buffer.len() == self.part_size {
-                let block = std::mem::take(&mut self.buffer).freeze();
-                self.send_block(block).await?;
-                let spare = self.upload.as_mut().and_then(|u| u.spare.pop());
-                self.buffer = spare.unwrap_or_else(|| BytesMut::with_capacity(self.part_size));
-            }
+        while let Some(block) = self.buffer.fill(&mut chunk) {
+            self.send_block(block).await?;
         }
         Ok(())
     }
@@ -287,11 +246,11 @@ impl BlobWriter for AzureWriter {
     }
 
     async fn abort(mut self: Box<Self>) -> Result<()> {
-        self.buffer = BytesMut::new();
+        self.buffer.clear();
         if let Some(mut upload) = self.upload.take() {
             // Azure has no call to delete staged blocks: they stay invisible and are
             // garbage-collected after 7 days. Stopping the tasks is all there is to do.
-            upload.uploading.shutdown().await;
+            upload.blocks.shutdown().await;
         }
         Ok(())
     }

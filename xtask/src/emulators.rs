@@ -32,6 +32,10 @@ const CFN_VALIDATORS: &str = "cfn-lint==1.58.0 aws-sam-translator==1.115.0";
 /// (npm's `EBADENGINE` warning is harmless). Both measured.
 const AZURITE: &str = "azurite@3.37.0";
 
+/// The official Python client of Azure Blob Storage, for the cross-client check: a blob written
+/// by cloudport must read back through it, and one it wrote through cloudport.
+const AZURE_PYTHON_CLIENT: &str = "azure-storage-blob==12.31.1";
+
 /// How long an emulator may take to accept connections.
 const START_TIMEOUT: Duration = Duration::from_secs(60);
 
@@ -167,6 +171,10 @@ impl Emulators {
             .push(("CLOUDPORT_TEST_CARGO_LAMBDA".into(), cargo_lambda.join("bin/cargo-lambda").display().to_string()));
         let cfn = python_venv("cfn", CFN_VALIDATORS)?;
         emulators.env.push(("CLOUDPORT_TEST_CFN_PYTHON".into(), cfn.join("bin/python").display().to_string()));
+        let azure_python = python_venv("azure-python", AZURE_PYTHON_CLIENT)?;
+        emulators
+            .env
+            .push(("CLOUDPORT_TEST_AZURE_PYTHON".into(), azure_python.join("bin/python").display().to_string()));
         Ok(emulators)
     }
 

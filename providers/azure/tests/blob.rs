@@ -19,6 +19,9 @@ const CONTAINER: &str = "cloudport-blob-tests";
 /// The smallest part size the builder takes, so a few hundred KiB already stage blocks.
 const PART: usize = 64 * 1024;
 
+/// A Python with `azure-storage-blob`, for the cross-client check.
+const PYTHON_VAR: &str = "CLOUDPORT_TEST_AZURE_PYTHON";
+
 type TestResult = Result<(), Box<dyn std::error::Error>>;
 
 fn account(endpoint: &str, key: &str) -> StorageAccount {
@@ -183,4 +186,58 @@ async fn wrong_key_says_what_to_fix() -> TestResult {
         assert!(shown.contains("AZURE_STORAGE_CONNECTION_STRING"), "{what}: {shown}");
     }
     Ok(())
+}
+
+/// The official Python client (`azure-storage-blob`, in the venv `cargo xtask test` installs):
+/// it reads a staged upload of ours, and we read one of its, bytes and properties alike. Proof
+/// that we speak Azure's protocol, not one our own reader happens to accept.
+#[tokio::test]
+async fn the_official_python_client_reads_ours_and_we_read_its() -> TestResult {
+    let Some(store) = store().await else { return Ok(()) };
+    let Some(python) = cloudport_conformance::skip::emulator(PYTHON_VAR, "azure blob (Python client)") else {
+        return Ok(());
+    };
+    let endpoint = std::env::var(BLOB_VAR)?;
+    let connection = format!(
+        "DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;AccountKey={DEVELOPMENT_KEY};BlobEndpoint={endpoint}"
+    );
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/python_client.py");
+    let run = |args: &[&str]| -> Result<serde_json::Value, Box<dyn std::error::Error>> {
+        let out = std::process::Command::new(&python).arg(script).args(args).output()?;
+        assert!(out.status.success(), "python_client.py {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        Ok(serde_json::from_slice(&out.stdout)?)
+    };
+
+    // Ours, in several blocks, read by Python.
+    let key = BlobKey::new("cross/ours.bin")?;
+    let content = data(3 * PART + 17);
+    let opts = PutOptions::default().with_content_type("application/x-cloudport").with_metadata("origin", "rust");
+    let put = store
+        .put_stream(&key, futures::stream::iter(content.chunks(PART / 3).map(|c| Ok(Bytes::copy_from_slice(c)))), opts)
+        .await?;
+    let seen = run(&["read", &connection, CONTAINER, &format!("{}{key}", store.prefix())])?;
+    assert_eq!(seen["size"], content.len());
+    assert_eq!(seen["sha256"], sha256_hex(&content));
+    assert_eq!(seen["content_type"], "application/x-cloudport");
+    assert_eq!(seen["metadata"]["origin"], "rust");
+    assert_eq!(seen["etag"].as_str().map(|e| e.trim_matches('"')), Some(put.etag.as_str().trim_matches('"')));
+
+    // Python's, in 64 KiB blocks, read by us.
+    let key = BlobKey::new("cross/python.bin")?;
+    let size = 4 * PART + 5;
+    let written = run(&["write", &connection, CONTAINER, &format!("{}{key}", store.prefix()), &size.to_string()])?;
+    let bytes = store.get_bytes(&key).await?;
+    assert_eq!(bytes.len(), size);
+    assert_eq!(written["sha256"], sha256_hex(&bytes));
+    assert_eq!(bytes, data(size), "the bytes Python wrote");
+    let head = store.head(&key).await?;
+    assert_eq!(head.content_type.as_deref(), Some("application/x-python"));
+    assert_eq!(head.metadata.get("origin").map(String::as_str), Some("python"));
+    assert_eq!(head.etag.as_str().trim_matches('"'), written["etag"].as_str().unwrap_or_default().trim_matches('"'));
+    Ok(())
+}
+
+fn sha256_hex(bytes: &[u8]) -> String {
+    use sha2::Digest as _;
+    sha2::Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
 }

@@ -21,6 +21,10 @@ use url::Url;
 
 use crate::shared_key::SharedKeyPolicy;
 
+/// The variable holding the connection string `az://` and `azqueue://` URLs take their
+/// endpoints and credentials from.
+pub const CONNECTION_STRING_VAR: &str = "AZURE_STORAGE_CONNECTION_STRING";
+
 /// How long the official clients may keep retrying one operation (transient failures,
 /// throttling, an unreachable endpoint) before the error goes to the caller.
 pub const RETRY_BUDGET: std::time::Duration = std::time::Duration::from_secs(10);
@@ -157,6 +161,32 @@ impl StorageAccount {
             Credential::Sas(sas) => sas.apply_to(endpoint),
             Credential::AccountKey(_) | Credential::Entra => endpoint.clone(),
         }
+    }
+
+    /// The account a `<scheme>://<name>/...` URL names: the one `connection_string` describes
+    /// (normally the value of [`CONNECTION_STRING_VAR`]), which must be `name`; without one,
+    /// `name`'s public endpoints with [`Credential::Entra`].
+    pub(crate) fn for_url(scheme: &str, name: &str, connection_string: Option<&str>) -> Result<Self> {
+        if let Some(connection_string) = connection_string.filter(|s| !s.trim().is_empty()) {
+            let account = Self::from_connection_string(connection_string)?;
+            if !account.name.eq_ignore_ascii_case(name) {
+                return Err(Error::config(format!(
+                    "the {scheme}:// URL names account {name:?} but {CONNECTION_STRING_VAR} is for account {:?} (use the same account in both)",
+                    account.name
+                )));
+            }
+            return Ok(account);
+        }
+        let public = |service: &str| {
+            Url::parse(&format!("https://{name}.{service}.core.windows.net"))
+                .map_err(|_| Error::config(format!("{name:?} is not a valid Azure Storage account name")))
+        };
+        Ok(Self {
+            name: name.to_owned(),
+            blob_endpoint: public("blob")?,
+            queue_endpoint: public("queue")?,
+            credential: Credential::Entra,
+        })
     }
 
     /// Options for the official clients: [`per_try_policies`](Self::per_try_policies), and

@@ -50,9 +50,10 @@ pub mod queue;
 mod sas;
 mod shared_key;
 
-pub use blob::{AzureBlobBuilder, AzureBlobStore, CONNECTION_STRING_VAR};
+pub use blob::{AzureBlobBuilder, AzureBlobStore};
 pub use connection::{
-    AccountKey, Credential, DEVELOPMENT_ACCOUNT, DEVELOPMENT_KEY, RETRY_BUDGET, SasToken, StorageAccount,
+    AccountKey, CONNECTION_STRING_VAR, Credential, DEVELOPMENT_ACCOUNT, DEVELOPMENT_KEY, RETRY_BUDGET, SasToken,
+    StorageAccount,
 };
 pub use queue::{AzureQueue, AzureQueueBuilder, poison_queue_name};
 pub use sas::{ACCOUNT_SAS_VERSION, account_sas, blob_sas};

@@ -29,8 +29,7 @@ use crate::error::map_azure_error;
 
 const PROVIDER: &str = "azure-blob";
 
-/// The variable [`AzureBlobStore::from_url`] reads credentials and endpoints from.
-pub const CONNECTION_STRING_VAR: &str = "AZURE_STORAGE_CONNECTION_STRING";
+use crate::connection::CONNECTION_STRING_VAR;
 
 /// Largest blob one Put Blob may write (service version 2019-12-12 and later): 5000 MiB.
 const MAX_PUT_SIZE: u64 = 5000 * 1024 * 1024;
@@ -364,29 +363,9 @@ impl AzureBlobStore {
     }
 }
 
-/// The account for `az://<name>/...`: from the connection string when one is given (it must
-/// name the same account), else the public endpoints with no credential (Entra ID).
+/// The account for `az://<name>/...` ([`StorageAccount::for_url`]).
 fn account_for(name: &str, connection_string: Option<&str>) -> Result<StorageAccount> {
-    if let Some(connection_string) = connection_string.filter(|s| !s.trim().is_empty()) {
-        let account = StorageAccount::from_connection_string(connection_string)?;
-        if account.name != name {
-            return Err(config(format!(
-                "the az:// URL names account {name:?} but {CONNECTION_STRING_VAR} is for account {:?} (use one account in both)",
-                account.name
-            )));
-        }
-        return Ok(account);
-    }
-    let public = |service: &str| {
-        Url::parse(&format!("https://{name}.{service}.core.windows.net"))
-            .map_err(|_| config(format!("{name:?} is not a valid Azure Storage account name")))
-    };
-    Ok(StorageAccount {
-        name: name.to_owned(),
-        blob_endpoint: public("blob")?,
-        queue_endpoint: public("queue")?,
-        credential: Credential::Entra,
-    })
+    StorageAccount::for_url("az", name, connection_string).map_err(|e| e.with_provider(PROVIDER))
 }
 
 #[async_trait]

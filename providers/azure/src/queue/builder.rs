@@ -11,8 +11,7 @@ use super::leases::Leases;
 use super::{AzureQueue, Inner, Source};
 use crate::connection::{Credential, StorageAccount};
 
-/// The environment variable [`AzureQueue::from_url`] reads credentials and endpoints from.
-pub(super) const CONNECTION_STRING_VAR: &str = "AZURE_STORAGE_CONNECTION_STRING";
+use crate::connection::CONNECTION_STRING_VAR;
 
 /// The dead-letter queue Azure Functions uses for `queue`: `<queue>-poison`.
 ///
@@ -161,24 +160,9 @@ impl AzureQueue {
         if queue.is_empty() || queue.contains('/') {
             return Err(Error::config(format!("the Azure queue URL {url} must name one queue ({usage})")));
         }
-        let source = match connection_string {
-            Some(cs) => {
-                let parsed = StorageAccount::from_connection_string(cs).map_err(|e| {
-                    Error::config(format!("{CONNECTION_STRING_VAR} is not a valid connection string")).with_source(e)
-                })?;
-                if !parsed.name.eq_ignore_ascii_case(account) {
-                    return Err(Error::config(format!(
-                        "the azqueue:// URL names account {account:?} but {CONNECTION_STRING_VAR} is for account {:?} (use the same account in both)",
-                        parsed.name
-                    )));
-                }
-                if matches!(parsed.credential, Credential::Entra) {
-                    Source::NoCredentials
-                } else {
-                    Source::Account(Box::new(parsed))
-                }
-            }
-            None => Source::NoCredentials,
+        let source = match StorageAccount::for_url("azqueue", account, connection_string)? {
+            parsed if matches!(parsed.credential, Credential::Entra) => Source::NoCredentials,
+            parsed => Source::Account(Box::new(parsed)),
         };
         let mut opts = UrlOptions::new(url);
         let create = opts.take_parsed::<bool>("create")?.unwrap_or(false);

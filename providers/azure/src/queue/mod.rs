@@ -44,7 +44,7 @@ use cloudport_core::{
 use futures::StreamExt;
 use tokio::sync::OnceCell;
 
-use builder::CONNECTION_STRING_VAR;
+use crate::connection::CONNECTION_STRING_VAR;
 pub use builder::{AzureQueueBuilder, poison_queue_name};
 
 use crate::connection::StorageAccount;

@@ -5,6 +5,7 @@
 //! from a URL. Reads stream; large writes go through a [`BlobWriter`], so no object ever has to sit
 //! whole in memory.
 
+pub mod http;
 pub mod parts;
 mod types;
 

@@ -1,5 +1,6 @@
 //! Reads: `HeadObject` and streaming, ranged, conditional `GetObject`.
 
+use cloudport_core::blob::http::parse_content_range;
 use std::collections::HashMap;
 use std::time::SystemTime;
 
@@ -32,15 +33,6 @@ fn range_header(range: ByteRange) -> String {
         ByteRange::From(start) => format!("bytes={start}-"),
         ByteRange::Suffix(n) => format!("bytes=-{n}"),
     }
-}
-
-/// `start..end` and the object's size from a `Content-Range: bytes a-b/size` header.
-fn parse_content_range(header: &str) -> Option<(std::ops::Range<u64>, u64)> {
-    let rest = header.strip_prefix("bytes ")?;
-    let (span, size) = rest.split_once('/')?;
-    let (start, end) = span.split_once('-')?;
-    let (start, end, size) = (start.parse::<u64>().ok()?, end.parse::<u64>().ok()?, size.parse::<u64>().ok()?);
-    Some((start..end + 1, size))
 }
 
 /// The body as a stream of chunks, S3's transport failures mapped.
@@ -137,12 +129,6 @@ impl S3BlobStore {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn content_range_parses() {
-        assert_eq!(parse_content_range("bytes 10-19/100"), Some((10..20, 100)));
-        assert_eq!(parse_content_range("bytes */100"), None);
-    }
 
     #[test]
     fn range_headers() {

@@ -8,29 +8,13 @@ use aws_sdk_s3::Client;
 use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart};
 use bytes::Bytes;
+use cloudport_core::blob::http::write_condition_error;
 use cloudport_core::blob::parts::{PartBuffer, PartUploads};
 use cloudport_core::{BlobKey, BlobWriter, Error, ErrorKind, PutMode, PutOptions, PutResult, Result};
 
 use super::read::etag;
 use super::{MAX_PUT_SIZE, S3BlobStore};
 use crate::error::map_sdk_error;
-
-/// Maps a failed conditional write: S3 says 412 for both modes and 404 for `If-Match` on a
-/// missing key; cloudport says `AlreadyExists` for create-only and `PreconditionFailed` for both
-/// compare-and-swap cases.
-fn write_error(e: Error, mode: &PutMode, key: &BlobKey) -> Error {
-    match (mode, e.kind()) {
-        (PutMode::Create, ErrorKind::PreconditionFailed) => {
-            Error::new(ErrorKind::AlreadyExists, format!("{key} already exists (create-only write)")).with_source(e)
-        }
-        (PutMode::IfMatch(expected), ErrorKind::PreconditionFailed | ErrorKind::NotFound) => Error::new(
-            ErrorKind::PreconditionFailed,
-            format!("{key} is no longer at etag {expected} (read it again and retry)"),
-        )
-        .with_source(e),
-        _ => e,
-    }
-}
 
 fn user_metadata(opts: &PutOptions) -> Option<HashMap<String, String>> {
     (!opts.metadata.is_empty()).then(|| opts.metadata.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
@@ -55,7 +39,7 @@ impl S3BlobStore {
         let client = self.client().await?;
         put_object(client, &self.inner.bucket, &self.full_key(key), data, &opts)
             .await
-            .map_err(|e| write_error(e, &opts.mode, key))
+            .map_err(|e| write_condition_error(e, &opts.mode, key))
     }
 
     pub(super) async fn writer_inner(&self, key: &BlobKey, opts: PutOptions) -> Result<Box<dyn BlobWriter>> {
@@ -247,7 +231,7 @@ impl BlobWriter for S3Writer {
             }
         }
         let mode = self.opts.mode.clone();
-        result.map_err(|e| write_error(e, &mode, &self.key))
+        result.map_err(|e| write_condition_error(e, &mode, &self.key))
     }
 
     async fn abort(mut self: Box<Self>) -> Result<()> {

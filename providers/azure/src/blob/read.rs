@@ -1,5 +1,6 @@
 //! Reads: Get Blob Properties, and streaming, ranged, conditional downloads.
 
+use cloudport_core::blob::http::parse_content_range;
 use std::collections::HashMap;
 use std::num::NonZero;
 use std::time::SystemTime;
@@ -35,15 +36,6 @@ pub(super) fn time(t: Option<OffsetDateTime>) -> SystemTime {
 /// compares names case-insensitively.
 fn metadata(raw: HashMap<String, String>) -> Metadata {
     raw.into_iter().map(|(k, v)| (k.to_ascii_lowercase(), v)).collect()
-}
-
-/// `start..end` and the blob's size from a `Content-Range: bytes a-b/size` header.
-fn parse_content_range(header: &str) -> Option<(std::ops::Range<u64>, u64)> {
-    let rest = header.strip_prefix("bytes ")?;
-    let (span, size) = rest.split_once('/')?;
-    let (start, end) = span.split_once('-')?;
-    let (start, end, size) = (start.parse::<u64>().ok()?, end.parse::<u64>().ok()?, size.parse::<u64>().ok()?);
-    Some((start..end + 1, size))
 }
 
 impl AzureBlobStore {
@@ -144,15 +136,4 @@ fn past_the_end(key: &BlobKey) -> Error {
 
 fn missing(what: &str) -> Error {
     Error::new(ErrorKind::Other, format!("Azure answered without {what}")).with_provider("azure")
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn content_range_parses() {
-        assert_eq!(parse_content_range("bytes 10-19/100"), Some((10..20, 100)));
-        assert_eq!(parse_content_range("bytes */100"), None);
-    }
 }

@@ -14,29 +14,13 @@ use azure_storage_blob::models::{
     BlockLookupList,
 };
 use bytes::Bytes;
+use cloudport_core::blob::http::write_condition_error;
 use cloudport_core::blob::parts::{PartBuffer, PartUploads};
 use cloudport_core::{BlobKey, BlobWriter, Error, ErrorKind, PutMode, PutOptions, PutResult, Result};
 
 use super::read::etag;
 use super::{AzureBlobStore, MAX_BLOCKS, MAX_PUT_SIZE};
 use crate::error::map_azure_error;
-
-/// Maps a failed conditional write: Azure answers create-only with 409 BlobAlreadyExists (or 412)
-/// and `If-Match` on a missing blob with 404 or 412; cloudport says `AlreadyExists` for
-/// create-only and `PreconditionFailed` for both compare-and-swap cases.
-fn write_error(e: Error, mode: &PutMode, key: &BlobKey) -> Error {
-    match (mode, e.kind()) {
-        (PutMode::Create, ErrorKind::PreconditionFailed | ErrorKind::AlreadyExists) => {
-            Error::new(ErrorKind::AlreadyExists, format!("{key} already exists (create-only write)")).with_source(e)
-        }
-        (PutMode::IfMatch(expected), ErrorKind::PreconditionFailed | ErrorKind::NotFound) => Error::new(
-            ErrorKind::PreconditionFailed,
-            format!("{key} is no longer at etag {expected} (read it again and retry)"),
-        )
-        .with_source(e),
-        _ => e,
-    }
-}
 
 /// Checks options before any I/O. Metadata names must be C# identifiers on Azure; cloudport's
 /// portable rule (lowercase letters, digits and `_`, not starting with a digit) is stricter.
@@ -85,7 +69,7 @@ impl AzureBlobStore {
             ));
         }
         let client = self.blob(key)?.block_blob_client();
-        put_blob(&client, data, &opts).await.map_err(|e| write_error(e, &opts.mode, key))
+        put_blob(&client, data, &opts).await.map_err(|e| write_condition_error(e, &opts.mode, key))
     }
 
     pub(super) async fn writer_inner(&self, key: &BlobKey, opts: PutOptions) -> Result<Box<dyn BlobWriter>> {
@@ -168,7 +152,7 @@ impl AzureWriter {
     async fn send_block(&mut self, block: Bytes) -> Result<()> {
         let concurrency = self.concurrency;
         let upload =
-            self.upload.get_or_insert_with(|| Upload { id: rand_u64(), blocks: PartUploads::new(concurrency) });
+            self.upload.get_or_insert_with(|| Upload { id: rand::random(), blocks: PartUploads::new(concurrency) });
         if upload.blocks.started() >= MAX_BLOCKS {
             return Err(Error::new(
                 ErrorKind::TooLarge,
@@ -219,15 +203,6 @@ impl AzureWriter {
     }
 }
 
-/// A random upload id, from the standard library's randomly seeded hasher (no extra crate).
-fn rand_u64() -> u64 {
-    use std::hash::{BuildHasher, Hasher};
-    let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
-    hasher
-        .write_u128(std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default().as_nanos());
-    hasher.finish()
-}
-
 #[async_trait]
 impl BlobWriter for AzureWriter {
     async fn write(&mut self, chunk: Bytes) -> Result<()> {
@@ -242,7 +217,7 @@ impl BlobWriter for AzureWriter {
         let result = self.complete().await;
         // On failure, dropping the writer stops any staging task; nothing was committed.
         let mode = self.opts.mode.clone();
-        result.map_err(|e| write_error(e, &mode, &self.key))
+        result.map_err(|e| write_condition_error(e, &mode, &self.key))
     }
 
     async fn abort(mut self: Box<Self>) -> Result<()> {
